@@ -1,0 +1,303 @@
+/**
+ * One validated config schema for the proxy, forward-auth and CLI. `parse()` reports every
+ * issue at once, each with its path, then returns a frozen config.
+ * @module
+ */
+import { ConfigError } from './Errors.ts'
+import { parseDuration, parsePrice } from './internal/units.ts'
+import type { Network } from './Bolt11.ts'
+
+export type Access = { readonly kind: 'per-request' } | { readonly kind: 'pass'; readonly seconds: number }
+
+export type Route = {
+  readonly name: string
+  /** Exact host (no port), `*.example.com`, or undefined for any host. */
+  readonly host: string | undefined
+  /** `/exact`, `/prefix/*` or `/*`. */
+  readonly path: string
+  /** Upper-case methods, or undefined for all. */
+  readonly methods: readonly string[] | undefined
+  readonly priceMsat: bigint
+  readonly access: Access
+  readonly upstream: string | undefined
+  readonly description: string
+}
+
+export type BackendConfig = { readonly type: 'dev'; readonly network: Network }
+
+export type StoreConfig =
+  | { readonly type: 'sqlite'; readonly path: string | undefined }
+  | { readonly type: 'memory' }
+  | { readonly type: 'redis'; readonly url: string }
+  | { readonly type: 'postgres'; readonly url: string }
+
+export type Config = {
+  readonly listen: { readonly host: string; readonly port: number }
+  readonly upstream: string | undefined
+  readonly backend: BackendConfig | undefined
+  readonly store: StoreConfig
+  readonly dataDir: string
+  readonly secretFile: string | undefined
+  readonly challenge: {
+    /** Add Aperture's leading `LSAT` line. */
+    readonly lsat: boolean
+    /** Append `version="0", token="…"` to the L402 line. */
+    readonly spec: boolean
+    readonly invoiceExpirySeconds: number
+    /** How long a per-request credential stays redeemable after its challenge. */
+    readonly tokenTtlSeconds: number
+  }
+  readonly upstreamTimeoutMs: number
+  readonly trustProxy: readonly string[]
+  readonly dev: { readonly payOpen: boolean }
+  readonly log: { readonly format: 'text' | 'json' }
+  readonly routes: readonly Route[]
+}
+
+type Issue = { path: string; message: string }
+
+const networks = ['mainnet', 'testnet', 'signet', 'regtest'] as const
+const methodRe = /^[A-Z]+$/
+const routeNameRe = /^[a-z0-9][a-z0-9-]{0,62}$/
+const topKeys = [
+  'listen', 'upstream', 'backend', 'store', 'dataDir', 'secretFile', 'challenge', 'upstreamTimeout',
+  'trustProxy', 'dev', 'log', 'routes',
+]
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+
+function unknownKeys(obj: Record<string, unknown>, allowed: readonly string[], at: string, issues: Issue[]) {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) {
+      issues.push({ path: at ? `${at}.${k}` : k, message: `unknown key (allowed: ${allowed.join(', ')})` })
+    }
+  }
+}
+
+/** `host:port`, `:port` or `port` → listen address. */
+export function parseListen(v: unknown): { host: string; port: number } | undefined {
+  const s = typeof v === 'number' ? String(v) : v
+  if (typeof s !== 'string') return undefined
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$|^(\d{1,5})$/.exec(s.trim())
+  if (!m) return undefined
+  const port = Number(m[3] ?? m[4])
+  if (port > 65535) return undefined
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port }
+}
+
+function parseUrl(v: unknown, at: string, issues: Issue[], protocols = ['http:', 'https:']): string | undefined {
+  if (v === undefined) return undefined
+  if (typeof v !== 'string') {
+    issues.push({ path: at, message: 'must be a URL string' })
+    return undefined
+  }
+  try {
+    const u = new URL(v)
+    if (!protocols.includes(u.protocol)) throw new Error()
+    return v.replace(/\/+$/, '')
+  } catch {
+    issues.push({ path: at, message: `must be a ${protocols.join(' or ')} URL, got ${JSON.stringify(v)}` })
+    return undefined
+  }
+}
+
+function parseAccess(v: unknown, at: string, issues: Issue[]): Access {
+  if (v === undefined || v === 'per-request') return { kind: 'per-request' }
+  if (typeof v === 'string' && v.startsWith('pass:')) {
+    const seconds = parseDuration(v.slice(5))
+    if (seconds !== undefined) return { kind: 'pass', seconds }
+  }
+  issues.push({ path: at, message: `must be "per-request" or "pass:<duration>" (e.g. pass:1h), got ${JSON.stringify(v)}` })
+  return { kind: 'per-request' }
+}
+
+function parseRoute(v: unknown, i: number, issues: Issue[]): Route | undefined {
+  const at = `routes[${i}]`
+  if (!isObject(v)) {
+    issues.push({ path: at, message: 'must be an object' })
+    return undefined
+  }
+  unknownKeys(v, ['name', 'host', 'path', 'methods', 'price', 'access', 'upstream', 'description'], at, issues)
+  const name = v.name ?? `route-${i}`
+  if (typeof name !== 'string' || !routeNameRe.test(name)) {
+    issues.push({ path: `${at}.name`, message: 'must match [a-z0-9][a-z0-9-]* (it is bound into tokens)' })
+  }
+  const path = v.path ?? '/*'
+  if (typeof path !== 'string' || !path.startsWith('/') || (path.includes('*') && !path.endsWith('/*'))) {
+    issues.push({ path: `${at}.path`, message: 'must be an absolute path, optionally ending in /* for a prefix' })
+  }
+  let host: string | undefined
+  if (v.host !== undefined) {
+    if (typeof v.host !== 'string' || !/^(\*\.)?[a-z0-9.-]+$/i.test(v.host)) {
+      issues.push({ path: `${at}.host`, message: 'must be a host name, optionally starting with *.' })
+    } else host = v.host.toLowerCase()
+  }
+  let methods: string[] | undefined
+  if (v.methods !== undefined) {
+    const list = typeof v.methods === 'string' ? v.methods.split(',') : v.methods
+    if (!Array.isArray(list) || list.length === 0 || !list.every((m) => typeof m === 'string' && methodRe.test(m.trim().toUpperCase()))) {
+      issues.push({ path: `${at}.methods`, message: 'must be a non-empty list of HTTP methods' })
+    } else methods = list.map((m: string) => m.trim().toUpperCase())
+  }
+  const priceMsat = v.price === undefined ? undefined : parsePrice(v.price as string | number)
+  if (priceMsat === undefined) {
+    issues.push({ path: `${at}.price`, message: 'must be a price like 10sat, 2500msat or 0 (free)' })
+  }
+  const access = parseAccess(v.access, `${at}.access`, issues)
+  const upstream = parseUrl(v.upstream, `${at}.upstream`, issues)
+  if (v.description !== undefined && typeof v.description !== 'string') {
+    issues.push({ path: `${at}.description`, message: 'must be a string' })
+  }
+  return {
+    name: String(name),
+    host,
+    path: String(path),
+    methods,
+    priceMsat: priceMsat ?? 0n,
+    access,
+    upstream,
+    description: typeof v.description === 'string' ? v.description : `turnpike: ${String(name)}`,
+  }
+}
+
+function parseBackend(v: unknown, issues: Issue[]): BackendConfig | undefined {
+  if (v === undefined) return undefined
+  const obj = typeof v === 'string' ? { type: v } : v
+  if (!isObject(obj)) {
+    issues.push({ path: 'backend', message: 'must be a backend type or an object with `type`' })
+    return undefined
+  }
+  if (obj.type !== 'dev') {
+    issues.push({ path: 'backend.type', message: `unsupported backend ${JSON.stringify(obj.type)} (supported: dev)` })
+    return undefined
+  }
+  unknownKeys(obj, ['type', 'network'], 'backend', issues)
+  const network = obj.network ?? 'regtest'
+  if (!networks.includes(network as Network)) {
+    issues.push({ path: 'backend.network', message: `must be one of ${networks.join(', ')}` })
+  }
+  return { type: 'dev', network: network as Network }
+}
+
+function parseStore(v: unknown, issues: Issue[]): StoreConfig {
+  const obj = v === undefined ? { type: 'sqlite' } : typeof v === 'string' ? { type: v } : v
+  if (!isObject(obj)) {
+    issues.push({ path: 'store', message: 'must be a store type or an object with `type`' })
+    return { type: 'sqlite', path: undefined }
+  }
+  switch (obj.type) {
+    case 'sqlite':
+      unknownKeys(obj, ['type', 'path'], 'store', issues)
+      if (obj.path !== undefined && typeof obj.path !== 'string') issues.push({ path: 'store.path', message: 'must be a file path' })
+      return { type: 'sqlite', path: typeof obj.path === 'string' ? obj.path : undefined }
+    case 'memory':
+      unknownKeys(obj, ['type'], 'store', issues)
+      return { type: 'memory' }
+    case 'redis':
+    case 'postgres': {
+      unknownKeys(obj, ['type', 'url'], 'store', issues)
+      const url = parseUrl(obj.url, 'store.url', issues, obj.type === 'redis' ? ['redis:', 'rediss:'] : ['postgres:', 'postgresql:'])
+      if (obj.url === undefined) issues.push({ path: 'store.url', message: 'is required' })
+      return { type: obj.type, url: url ?? '' }
+    }
+    default:
+      issues.push({ path: 'store.type', message: `unsupported store ${JSON.stringify(obj.type)} (supported: sqlite, memory, redis, postgres)` })
+      return { type: 'sqlite', path: undefined }
+  }
+}
+
+function seconds(v: unknown, at: string, fallback: number, issues: Issue[]): number {
+  if (v === undefined) return fallback
+  const s = parseDuration(v as string | number)
+  if (s === undefined) issues.push({ path: at, message: 'must be a duration like 30s, 10m, 1h or 1d' })
+  return s ?? fallback
+}
+
+function bool(v: unknown, at: string, fallback: boolean, issues: Issue[]): boolean {
+  if (v === undefined) return fallback
+  if (typeof v !== 'boolean') issues.push({ path: at, message: 'must be true or false' })
+  return v === true
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null) {
+    for (const v of Object.values(o)) deepFreeze(v)
+    Object.freeze(o)
+  }
+  return o
+}
+
+/**
+ * Validates a raw config object (from YAML, JSON or CLI flags) and reports every issue at once.
+ * @throws ConfigError listing each issue with its path.
+ */
+export function parse(raw: unknown): Config {
+  const issues: Issue[] = []
+  const v = raw ?? {}
+  if (!isObject(v)) throw new ConfigError([{ path: '', message: 'config must be a mapping' }])
+  unknownKeys(v, topKeys, '', issues)
+
+  const listen = parseListen(v.listen ?? '127.0.0.1:8402')
+  if (!listen) issues.push({ path: 'listen', message: 'must be host:port, [ipv6]:port or a port number' })
+  const upstream = parseUrl(v.upstream, 'upstream', issues)
+  const backend = parseBackend(v.backend, issues)
+  const store = parseStore(v.store, issues)
+
+  const challenge = isObject(v.challenge) ? v.challenge : {}
+  if (v.challenge !== undefined && !isObject(v.challenge)) issues.push({ path: 'challenge', message: 'must be a mapping' })
+  unknownKeys(challenge, ['lsat', 'spec', 'invoiceExpiry', 'tokenTtl'], 'challenge', issues)
+  const dev = isObject(v.dev) ? v.dev : {}
+  unknownKeys(dev, ['payOpen'], 'dev', issues)
+  const log = isObject(v.log) ? v.log : {}
+  unknownKeys(log, ['format'], 'log', issues)
+  if (log.format !== undefined && log.format !== 'text' && log.format !== 'json') {
+    issues.push({ path: 'log.format', message: 'must be text or json' })
+  }
+  const trustProxy = v.trustProxy ?? []
+  if (!Array.isArray(trustProxy) || !trustProxy.every((a) => typeof a === 'string')) {
+    issues.push({ path: 'trustProxy', message: 'must be a list of IP addresses' })
+  }
+
+  const rawRoutes = v.routes ?? []
+  const routes: Route[] = []
+  if (!Array.isArray(rawRoutes)) issues.push({ path: 'routes', message: 'must be a list' })
+  else rawRoutes.forEach((r, i) => {
+    const route = parseRoute(r, i, issues)
+    if (route) routes.push(route)
+  })
+  const names = new Set<string>()
+  routes.forEach((r, i) => {
+    if (names.has(r.name)) issues.push({ path: `routes[${i}].name`, message: `duplicate route name ${JSON.stringify(r.name)}` })
+    names.add(r.name)
+    if (!r.upstream && !upstream) issues.push({ path: `routes[${i}].upstream`, message: 'no upstream: set it here or at the top level' })
+  })
+  if (routes.length === 0) issues.push({ path: 'routes', message: 'at least one route is required (or use --upstream and --price)' })
+
+  const challengeOut = {
+    lsat: bool(challenge.lsat, 'challenge.lsat', false, issues),
+    spec: bool(challenge.spec, 'challenge.spec', true, issues),
+    invoiceExpirySeconds: seconds(challenge.invoiceExpiry, 'challenge.invoiceExpiry', 3600, issues),
+    tokenTtlSeconds: seconds(challenge.tokenTtl, 'challenge.tokenTtl', 86400, issues),
+  }
+  const upstreamTimeoutMs = seconds(v.upstreamTimeout, 'upstreamTimeout', 60, issues) * 1000
+  const payOpen = bool(dev.payOpen, 'dev.payOpen', false, issues)
+  if (v.dataDir !== undefined && typeof v.dataDir !== 'string') issues.push({ path: 'dataDir', message: 'must be a directory path' })
+  if (v.secretFile !== undefined && typeof v.secretFile !== 'string') issues.push({ path: 'secretFile', message: 'must be a file path' })
+
+  if (issues.length > 0) throw new ConfigError(issues)
+  return deepFreeze({
+    listen: listen!,
+    upstream,
+    backend,
+    store,
+    dataDir: typeof v.dataDir === 'string' ? v.dataDir : '.turnpike',
+    secretFile: typeof v.secretFile === 'string' ? v.secretFile : undefined,
+    challenge: challengeOut,
+    upstreamTimeoutMs,
+    trustProxy: Array.isArray(trustProxy) ? (trustProxy as string[]) : [],
+    dev: { payOpen },
+    log: { format: log.format === 'json' ? 'json' : 'text' },
+    routes,
+  })
+}

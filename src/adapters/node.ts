@@ -1,0 +1,47 @@
+/**
+ * node:http adapter: builds the RequestView from an IncomingMessage without copying headers and
+ * writes challenge/deny decisions. Used by the reverse proxy and the node:http / Express middleware.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Reply, RequestView } from '../RequestView.ts'
+
+/** Resolves the client address: X-Forwarded-For is only believed from a trusted proxy. */
+export function clientAddress(req: IncomingMessage, trustProxy: readonly string[]): string | undefined {
+  const peer = req.socket.remoteAddress
+  if (!peer || trustProxy.length === 0 || !trustProxy.includes(stripV4Mapped(peer))) return peer
+  const chain = (req.headersDistinct['x-forwarded-for'] ?? []).join(',').split(',').map((s) => s.trim()).filter(Boolean)
+  // Walk from the right: the first address not belonging to a trusted proxy is the client.
+  for (let i = chain.length - 1; i >= 0; i--) {
+    if (!trustProxy.includes(chain[i]!)) return chain[i]
+  }
+  return chain[0] ?? peer
+}
+
+function stripV4Mapped(a: string): string {
+  return a.startsWith('::ffff:') ? a.slice(7) : a
+}
+
+/** A RequestView over a node:http request. `path` and `query` are split from `req.url` once. */
+export function toView(req: IncomingMessage, trustProxy: readonly string[] = []): RequestView {
+  const url = req.url ?? '/'
+  const q = url.indexOf('?')
+  return {
+    method: req.method ?? 'GET',
+    path: q === -1 ? url : url.slice(0, q),
+    host: req.headers.host ?? '',
+    header: (name) => req.headersDistinct[name],
+    get clientAddress() {
+      return clientAddress(req, trustProxy)
+    },
+  }
+}
+
+/** Writes a challenge or deny decision. Header lines stay pairs, so repeated names survive. */
+export function writeReply(res: ServerResponse, d: Reply): void {
+  const flat: string[] = []
+  for (const [k, v] of d.headers) flat.push(k, v)
+  flat.push('content-length', String(Buffer.byteLength(d.body)))
+  res.writeHead(d.status, flat)
+  res.end(d.body)
+}

@@ -1,0 +1,123 @@
+/**
+ * The standalone reverse proxy: a node:http server that asks the gateway core about every request
+ * and streams allowed ones to the upstream.
+ * @module
+ */
+import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { Allow, Decision } from '../RequestView.ts'
+import { TurnpikeError } from '../Errors.ts'
+import type { Runtime } from '../runtime.ts'
+import { toView, writeReply } from '../adapters/node.ts'
+import type { Logger } from '../internal/log.ts'
+import { problem } from '../internal/problem.ts'
+import { createForwarder } from './forward.ts'
+import { handleInternal, prefix } from './internal.ts'
+
+export type Proxy = {
+  readonly server: Server
+  /** `http://host:port` the proxy listens on. */
+  readonly url: string
+  close(): Promise<void>
+}
+
+function targetFor(rt: Runtime, d: Allow): URL {
+  const route = rt.config.routes.find((r) => r.name === d.route)
+  return new URL(route?.upstream ?? rt.config.upstream!)
+}
+
+function upstreamPath(req: IncomingMessage, normalized: string): string {
+  const url = req.url ?? '/'
+  const q = url.indexOf('?')
+  return q === -1 ? normalized : normalized + url.slice(q)
+}
+
+function internalError(log: Logger, e: unknown) {
+  log.error('unexpected error while deciding', { error: e })
+  return problem(new TurnpikeError('TURNPIKE_INTERNAL', 'Internal error'), 'internal')
+}
+
+/** Starts the proxy on the configured listen address. */
+export async function startProxy(rt: Runtime, log: Logger): Promise<Proxy> {
+  const { config, gateway } = rt
+  const forwarder = createForwarder({ timeoutMs: config.upstreamTimeoutMs, trustProxy: config.trustProxy, logger: log })
+
+  const act = (req: IncomingMessage, res: ServerResponse, d: Decision) => {
+    if (d.kind !== 'allow') {
+      log.debug('request answered', { method: req.method, path: req.url, status: d.status, route: d.route, reason: d.reason })
+      return writeReply(res, d)
+    }
+    const path = gateway.normalize(toView(req).path) ?? '/'
+    const claim = d.claim
+    forwarder.forward(req, res, targetFor(rt, d), upstreamPath(req, path), d, () => {
+      if (claim) {
+        log.info('upstream failed; releasing the single-use claim so the client can retry', { route: d.route })
+        void gateway.release(claim)
+      }
+    })
+  }
+
+  const server = http.createServer({ keepAlive: true, requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
+    const view = toView(req, config.trustProxy)
+    if (view.path.startsWith(prefix) && handleInternal(req, res, view.path, rt, log)) return
+    let d: Decision | Promise<Decision>
+    try {
+      d = gateway.decide(view)
+    } catch (e) {
+      return writeReply(res, internalError(log, e))
+    }
+    if (d instanceof Promise) {
+      d.then((x) => act(req, res, x), (e: unknown) => writeReply(res, internalError(log, e)))
+    } else act(req, res, d)
+  })
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const view = toView(req, config.trustProxy)
+    const reject = (d: Exclude<Decision, Allow>) => {
+      const lines = [`HTTP/1.1 ${d.status} ${http.STATUS_CODES[d.status] ?? ''}`]
+      for (const [k, v] of d.headers) lines.push(`${k}: ${v}`)
+      lines.push(`content-length: ${Buffer.byteLength(d.body)}`, 'connection: close')
+      socket.end(lines.join('\r\n') + '\r\n\r\n' + d.body)
+    }
+    Promise.resolve()
+      .then(() => gateway.decide(view))
+      .then(
+        (d) => {
+          if (d.kind !== 'allow') return reject(d)
+          const claim = d.claim
+          const path = gateway.normalize(view.path) ?? '/'
+          forwarder.upgrade(req, socket, head, targetFor(rt, d), upstreamPath(req, path), d, () => {
+            if (claim) void gateway.release(claim)
+          })
+        },
+        (e: unknown) => reject(internalError(log, e) as Exclude<Decision, Allow>),
+      )
+    socket.on('error', () => socket.destroy())
+  })
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+    else socket.destroy(err)
+  })
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(config.listen.port, config.listen.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const addr = server.address() as AddressInfo
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+  return {
+    server,
+    url: `http://${host}:${addr.port}`,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+      forwarder.close()
+    },
+  }
+}

@@ -1,0 +1,132 @@
+import { Redis } from 'ioredis'
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
+import { after, describe, test } from 'node:test'
+import { is } from '../Errors.ts'
+import { describeStore } from './conformance.ts'
+import { redis } from './redis.ts'
+
+const client = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true })
+after(() => client.quit())
+const run = `turnpike-test:${randomUUID()}:`
+let n = 0
+const later = (): number => Date.now() + 3_600_000
+const unavailable = (e: unknown): boolean =>
+  is(e, 'TURNPIKE_STORE_UNAVAILABLE') && e.message === 'Redis store unavailable' && e.retryAfter === 1
+
+/** Deletes every key under `prefix`. */
+async function drop(prefix: string): Promise<void> {
+  let cursor = '0'
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    if (keys.length > 0) await client.del(...keys)
+    cursor = next
+  } while (cursor !== '0')
+}
+
+describeStore(
+  'redis',
+  async () => {
+    const prefix = `${run}${n++}:`
+    const store = redis(client, { prefix })
+    return {
+      store,
+      async teardown() {
+        await store.close()
+        await drop(prefix)
+      },
+    }
+  },
+  { prunes: false },
+)
+
+describe('redis', () => {
+  test('behavior: keys are prefixed and carry the claim TTL', async () => {
+    const prefix = `${run}layout:`
+    const store = redis(client, { prefix })
+    try {
+      assert.equal(await store.claim('k', Date.now() + 60_000), true)
+      const pttl = await client.pttl(`${prefix}claim:k`)
+      assert.ok(pttl > 59_000 && pttl <= 60_000, String(pttl))
+      await store.putInvoice({
+        paymentHash: 'ab'.repeat(32), paymentRequest: 'lnbc1', amountMsat: 2n ** 70n, route: 'r',
+        tokenId: 'cd'.repeat(32), createdAt: 1, expiresAt: Date.now() + 30_000,
+      })
+      const raw = JSON.parse((await client.get(`${prefix}invoice:${'ab'.repeat(32)}`)) ?? 'null')
+      assert.equal(raw.amountMsat, (2n ** 70n).toString())
+      assert.ok((await client.pttl(`${prefix}invoice:${'ab'.repeat(32)}`)) > 29_000)
+    } finally {
+      await store.close()
+      await drop(prefix)
+    }
+  })
+
+  test('behavior: close does not quit the injected client', async () => {
+    const store = redis(client, { prefix: `${run}close:` })
+    await store.close()
+    assert.equal(await client.ping(), 'PONG')
+  })
+
+  test('error: a dead server rejects claims with TURNPIKE_STORE_UNAVAILABLE, quickly', async () => {
+    const dead = new Redis({
+      host: '127.0.0.1', port: 1, lazyConnect: true, maxRetriesPerRequest: 0,
+      enableOfflineQueue: false, retryStrategy: () => null,
+    })
+    dead.on('error', () => {})
+    const store = redis(dead)
+    try {
+      const started = performance.now()
+      for (let i = 0; i < 3; i++) await assert.rejects(store.claim(`k${i}`, later()), unavailable)
+      await assert.rejects(store.getInvoice('aa'), unavailable)
+      await assert.rejects(store.putInvoice({
+        paymentHash: 'aa', paymentRequest: 'x', amountMsat: 1n, route: 'r', tokenId: 'bb', createdAt: 1, expiresAt: later(),
+      }), unavailable)
+      assert.ok(performance.now() - started < 2_000)
+    } finally {
+      await store.close()
+      dead.disconnect()
+    }
+  })
+
+  test('error: a server that never answers times out as TURNPIKE_STORE_UNAVAILABLE', async () => {
+    // A TCP peer that accepts and stays silent: a hung Redis, without pausing the shared one.
+    const sockets = new Set<Socket>()
+    const silent = createServer((s) => void sockets.add(s))
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
+    const { port } = silent.address() as AddressInfo
+    const hung = new Redis({ host: '127.0.0.1', port, commandTimeout: 100, enableReadyCheck: false, maxRetriesPerRequest: 0 })
+    hung.on('error', () => {})
+    const store = redis(hung)
+    try {
+      const started = performance.now()
+      await assert.rejects(store.claim('k', later()), unavailable)
+      assert.ok(performance.now() - started < 1_000)
+    } finally {
+      await store.close()
+      hung.disconnect()
+      for (const s of sockets) s.destroy()
+      await new Promise((r) => silent.close(r))
+    }
+  })
+
+  test('error: a server error reply or a corrupt row is wrapped', async () => {
+    const prefix = `${run}corrupt:`
+    const store = redis(client, { prefix })
+    try {
+      await client.hset(`${prefix}invoice:aa`, 'x', '1')
+      await assert.rejects(store.getInvoice('aa'), (e: unknown) => unavailable(e) && /WRONGTYPE/.test(String((e as Error).cause)))
+      await client.set(`${prefix}invoice:bb`, '{not json')
+      await assert.rejects(store.getInvoice('bb'), unavailable)
+    } finally {
+      await store.close()
+      await drop(prefix)
+    }
+  })
+
+  test('error: clients without set/get/del, and raw node-redis clients, are refused', () => {
+    assert.throws(() => redis({} as redis.Client), TypeError)
+    const nodeRedisLike = { isOpen: true, set: async () => 'OK', get: async () => null, del: async () => 0 }
+    assert.throws(() => redis(nodeRedisLike), /node-redis/)
+  })
+})

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { after, describe, test } from 'node:test'
+import { promisify } from 'node:util'
+import { is } from '../Errors.ts'
+import { describeStore } from './conformance.ts'
+import { sqlite } from './sqlite.ts'
+
+const root = mkdtempSync(join(tmpdir(), 'turnpike-sqlite-'))
+after(() => rmSync(root, { recursive: true, force: true }))
+let n = 0
+const file = (): string => join(root, `db-${n++}`, 'turnpike.db')
+const later = (): number => Date.now() + 3_600_000
+const unavailable = (e: unknown): boolean =>
+  is(e, 'TURNPIKE_STORE_UNAVAILABLE') && e.message === 'SQLite store unavailable' && e.retryAfter === 1
+
+describeStore('sqlite (file)', async () => {
+  const store = sqlite({ path: file() })
+  return { store, teardown: () => store.close() }
+})
+
+describeStore('sqlite (:memory:)', async () => {
+  const store = sqlite({ path: ':memory:' })
+  return { store, teardown: () => store.close() }
+})
+
+describe('sqlite', () => {
+  test('behavior: two instances on one file race 50 claims of a key, one wins', async () => {
+    const path = file()
+    const a = sqlite({ path, pruneIntervalMs: 0 })
+    const b = sqlite({ path, pruneIntervalMs: 0 })
+    try {
+      for (let round = 0; round < 5; round++) {
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).claim(`hot-${round}`, later())),
+        )
+        assert.equal(results.filter(Boolean).length, 1)
+      }
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
+  test('behavior: four processes racing on a new file give each key exactly one winner', async () => {
+    const path = file()
+    const keys = 2000
+    const procs = 4
+    const startAt = Date.now() + 1_500
+    // Each child opens (and so migrates) the fresh file, waits for a common start, races for one hot
+    // key, then claims every key starting at its own offset so the processes overlap.
+    const child = `
+      const [url, path, startAt, keys, offset] = process.argv.slice(1).map((a, i) => (i < 2 ? a : Number(a)))
+      const { sqlite } = await import(url)
+      const store = sqlite({ path, pruneIntervalMs: 0 })
+      while (Date.now() < startAt) {}
+      const hot = await store.claim('hot', Date.now() + 3600000)
+      const won = []
+      for (let j = 0; j < keys; j++) {
+        const i = (j + offset) % keys
+        if (await store.claim('k' + i, Date.now() + 3600000)) won.push(i)
+      }
+      await store.close()
+      process.stdout.write(JSON.stringify({ hot, won }))`
+    const url = new URL('./sqlite.ts', import.meta.url).href
+    const runs = await Promise.all(
+      Array.from({ length: procs }, (_, p) =>
+        promisify(execFile)(process.execPath, [
+          '--input-type=module', '-e', child, url, path, String(startAt), String(keys), String((p * keys) / procs),
+        ]),
+      ),
+    )
+    const results = runs.map((r) => JSON.parse(r.stdout) as { hot: boolean; won: number[] })
+    assert.equal(results.filter((r) => r.hot).length, 1)
+    assert.deepEqual(
+      results.flatMap((r) => r.won).sort((x, y) => x - y),
+      Array.from({ length: keys }, (_, i) => i),
+    )
+    // Proof that the processes really overlapped (busy back-off can starve some of them).
+    assert.ok(results.filter((r) => r.won.length > 0).length >= 2, `wins: ${results.map((r) => r.won.length)}`)
+  })
+
+  test('behavior: data survives reopening the file', async () => {
+    const path = file()
+    const record = {
+      paymentHash: 'ab'.repeat(32),
+      paymentRequest: 'lnbc1',
+      amountMsat: 2n ** 64n + 3n,
+      route: 'r',
+      tokenId: 'cd'.repeat(32),
+      createdAt: 1,
+      expiresAt: later(),
+    }
+    const first = sqlite({ path })
+    assert.equal(await first.claim('k', later()), true)
+    await first.putInvoice(record)
+    await first.close()
+    const second = sqlite({ path })
+    assert.equal(await second.claim('k', later()), false)
+    assert.deepEqual(await second.getInvoice(record.paymentHash), record)
+    await second.close()
+  })
+
+  test('behavior: WAL journal, schema version 1, directory created 0700', async () => {
+    const path = join(root, 'deep', 'er', 'turnpike.db')
+    const store = sqlite({ path })
+    await store.close()
+    assert.equal(statSync(join(root, 'deep', 'er')).mode & 0o777, 0o700)
+    const db = new DatabaseSync(path)
+    assert.deepEqual({ ...db.prepare('PRAGMA journal_mode').get() }, { journal_mode: 'wal' })
+    assert.deepEqual({ ...db.prepare('PRAGMA user_version').get() }, { user_version: 1 })
+    db.close()
+  })
+
+  test('behavior: the prune interval deletes expired rows', async () => {
+    const path = file()
+    const store = sqlite({ path, pruneIntervalMs: 20 })
+    await store.claim('k', Date.now() + 10)
+    await new Promise((r) => setTimeout(r, 100))
+    const db = new DatabaseSync(path)
+    assert.deepEqual({ ...db.prepare('SELECT count(*) AS n FROM claims').get() }, { n: 0 })
+    db.close()
+    await store.close()
+  })
+
+  test('error: driver errors are wrapped without leaking the driver message', async () => {
+    const path = file()
+    const store = sqlite({ path, pruneIntervalMs: 0 })
+    const db = new DatabaseSync(path)
+    db.exec('DROP TABLE claims')
+    db.close()
+    await assert.rejects(store.claim('k', later()), (e: unknown) => {
+      assert.ok(unavailable(e))
+      assert.match(String((e as Error).cause), /claims/)
+      return true
+    })
+    await store.close()
+  })
+
+  test('error: an unopenable path throws TURNPIKE_STORE_UNAVAILABLE at construction', () => {
+    assert.throws(() => sqlite({ path: root }), unavailable)
+  })
+
+  test('error: a newer schema version is refused', () => {
+    const path = file()
+    sqlite({ path }).close()
+    const db = new DatabaseSync(path)
+    db.exec('PRAGMA user_version = 99')
+    db.close()
+    assert.throws(() => sqlite({ path }), (e: unknown) => unavailable(e) && /newer/.test(String((e as Error).cause)))
+  })
+
+  test('error: a missing path is a TypeError', () => {
+    assert.throws(() => sqlite({} as sqlite.Options), TypeError)
+  })
+})
