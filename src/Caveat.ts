@@ -128,7 +128,9 @@ export function check(caveats: readonly string[], ctx: Context): Result {
       const s = parseServices(value)
       if (!s) return fail('malformed services caveat')
       if (services) {
-        for (const [name, tier] of s) if (services.get(name) !== tier) return fail('services caveat widens an earlier one')
+        for (const [name, tier] of s) {
+          if (services.get(name) !== tier) return fail('services caveat widens an earlier one')
+        }
       }
       services = s
       if (!s.has(ctx.service)) return fail(`service ${ctx.service} not allowed`)

@@ -47,12 +47,28 @@ const challengeHeaders: HeaderLines = [
   ['access-control-expose-headers', exposeHeaders],
 ]
 
-/** Collects every L402 credential of a request: all Authorization lines plus Aperture's hex carriers. */
+/**
+ * Collects every L402 credential of a request: all Authorization lines plus Aperture's hex carriers.
+ * Throws TURNPIKE_CREDENTIAL_MALFORMED only when credentials were sent and none of them parses.
+ */
 function credentials(view: RequestView): L402.Credential[] {
-  const found = L402.parseAuthorization(view.header('authorization'))
-  for (const name of ['macaroon', 'grpc-metadata-macaroon']) {
-    for (const value of view.header(name) ?? []) found.push(L402.parseMacaroonHeader(value))
+  let malformed: unknown
+  let found: L402.Credential[] = []
+  try {
+    found = L402.parseAuthorization(view.header('authorization'))
+  } catch (e) {
+    malformed = e
   }
+  for (const name of ['macaroon', 'grpc-metadata-macaroon']) {
+    for (const value of view.header(name) ?? []) {
+      try {
+        found.push(L402.parseMacaroonHeader(value))
+      } catch (e) {
+        malformed ??= e
+      }
+    }
+  }
+  if (found.length === 0 && malformed !== undefined) throw malformed
   return found
 }
 

@@ -86,7 +86,9 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 function sameCredential(a: Credential, b: Credential): boolean {
   if (!sameBytes(a.preimage, b.preimage) || a.tokens.length !== b.tokens.length) return false
-  for (let i = 0; i < a.tokens.length; i++) if (!sameBytes(a.tokens[i] as Uint8Array, b.tokens[i] as Uint8Array)) return false
+  for (let i = 0; i < a.tokens.length; i++) {
+    if (!sameBytes(a.tokens[i] as Uint8Array, b.tokens[i] as Uint8Array)) return false
+  }
   return true
 }
 
@@ -133,8 +135,12 @@ export function parseMacaroonHeader(hex: string): Credential {
   }
   let value: string | undefined
   for (const c of Macaroon.firstPartyCaveats(m)) if (c.startsWith('preimage=')) value = c.slice(9)
-  if (value === undefined) throw new TurnpikeError('TURNPIKE_CREDENTIAL_MALFORMED', 'macaroon carries no preimage caveat')
-  if (value.length !== 64) throw new TurnpikeError('TURNPIKE_CREDENTIAL_MALFORMED', 'preimage must be 32 bytes')
+  if (value === undefined) {
+    throw new TurnpikeError('TURNPIKE_CREDENTIAL_MALFORMED', 'macaroon carries no preimage caveat')
+  }
+  if (value.length !== 64) {
+    throw new TurnpikeError('TURNPIKE_CREDENTIAL_MALFORMED', 'preimage must be 32 bytes')
+  }
   return { scheme: 'L402', tokens: [bytes], preimage: fromHex(value) }
 }
 
@@ -142,7 +148,8 @@ export function parseMacaroonHeader(hex: string): Credential {
 
 // RFC 9110 tchar: ALPHA / DIGIT / "!#$%&'*+-.^_`|~"
 const TCHAR = new Uint8Array(128)
-for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[ch.charCodeAt(0)] = 1
+const TCHARS = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+for (let i = 0; i < TCHARS.length; i++) TCHAR[TCHARS.charCodeAt(i)] = 1
 
 function isTchar(c: number): boolean {
   return c < 128 && TCHAR[c] === 1

@@ -341,4 +341,19 @@ describe('internal codecs used here', () => {
     assert.equal(encodeStd(b), A.base64)
     assert.deepEqual(decodeAny(encodeUrl(b)), b)
   })
+
+  test('behavior: decodeAny accepts both alphabets with or without padding', () => {
+    for (const [s, hex] of [['', ''], ['AA', '00'], ['AA==', '00'], ['AAA', '0000'], ['AAA=', '0000'], ['-_-_', 'fbffbf'], ['+/+/', 'fbffbf'], ['-/+_', 'fbffbf']]) {
+      assert.equal(toHex(decodeAny(s as string)), hex, s)
+    }
+  })
+
+  test('error: decodeAny and fromHex reject anything else', () => {
+    const bad = (e: unknown): boolean => is(e, 'TURNPIKE_CREDENTIAL_MALFORMED')
+    for (const s of ['A', 'AA=', 'AAA==', 'A===', 'AAAA=', 'AA AA', 'AA\n', '=AAA', 'AA=A', 'AA==AA==', 'AAé=', '====']) {
+      assert.throws(() => decodeAny(s), bad, JSON.stringify(s))
+    }
+    for (const s of ['a', 'zz', ' 00', '0x00', '00 ', 'é0']) assert.throws(() => fromHex(s), bad, JSON.stringify(s))
+    assert.equal(toHex(fromHex('AbCd')), 'abcd')
+  })
 })

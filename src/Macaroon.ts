@@ -3,6 +3,7 @@
  * See protocols.md §1.6–1.7.
  * @module
  */
+import { Buffer } from 'node:buffer'
 import { hash } from 'node:crypto'
 import { TurnpikeError } from './Errors.ts'
 import { decodeAny, encodeStd } from './internal/base64.ts'
@@ -37,34 +38,40 @@ const LSAT = utf8Encoder.encode('lsat')
 // HMAC key of the root-key derivation, as go-macaroon, libmacaroons and js-macaroon do.
 const GENERATOR = utf8Encoder.encode('macaroons-key-generator')
 
-// ---- HMAC-SHA256 on node:crypto one-shot hash() (several times cheaper than createHmac per call).
-// Scratch buffers are safe to share: everything below is synchronous.
-let inner = new Uint8Array(64 + 192)
-const outer = new Uint8Array(64 + 32)
+// ---- HMAC-SHA256 on node:crypto one-shot hash(). createHmac costs several times more per call, and
+// hash() with a 'binary' (latin1) string digest is ~3x cheaper than with a Buffer digest, so chain values travel
+// as 32-char latin1 strings and are written into reused pad buffers. Everything here is synchronous,
+// so sharing the scratch buffers is safe.
+let inner = Buffer.allocUnsafeSlow(64 + 192) // (key ^ ipad) ‖ message
+const outer = Buffer.allocUnsafeSlow(64 + 32) // (key ^ opad) ‖ inner digest
+const last = Buffer.allocUnsafeSlow(32)
 
-function hmac(key: Uint8Array, msg: Uint8Array): Uint8Array {
-  if (key.length > 64) key = hash('sha256', key, 'buffer')
+/** HMAC-SHA256(key, msg) as a latin1 string; `key` is bytes or a latin1 string from a previous call. */
+function hmac(key: Uint8Array | string, msg: Uint8Array): string {
+  if (typeof key !== 'string' && key.length > 64) key = hash('sha256', key, 'binary')
   const n = 64 + msg.length
   let buf = inner
-  if (n > buf.length) buf = n <= 4096 ? (inner = new Uint8Array(n)) : new Uint8Array(n)
+  if (n > buf.length) buf = n <= 4096 ? (inner = Buffer.allocUnsafeSlow(n)) : Buffer.allocUnsafeSlow(n)
   const kl = key.length
   for (let i = 0; i < 64; i++) {
-    const b = i < kl ? (key[i] as number) : 0
+    const b = i >= kl ? 0 : typeof key === 'string' ? key.charCodeAt(i) : (key[i] as number)
     buf[i] = b ^ 0x36
     outer[i] = b ^ 0x5c
   }
   buf.set(msg, 64)
-  outer.set(hash('sha256', buf.subarray(0, n), 'buffer'), 64)
-  return hash('sha256', outer, 'buffer')
+  outer.write(hash('sha256', n === buf.length ? buf : buf.subarray(0, n), 'binary'), 64, 'latin1')
+  return hash('sha256', outer, 'binary')
 }
 
 /** sig_0 = HMAC(HMAC("macaroons-key-generator", rootKey), identifier). */
-function start(rootKey: Uint8Array, identifier: Uint8Array): Uint8Array {
+function start(rootKey: Uint8Array, identifier: Uint8Array): string {
   return hmac(hmac(GENERATOR, rootKey), identifier)
 }
 
-function plain(b: Uint8Array): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+function toBytes(sig: string): Uint8Array {
+  const out = new Uint8Array(32)
+  for (let i = 0; i < 32; i++) out[i] = sig.charCodeAt(i)
+  return out
 }
 
 function malformed(why: string): never {
@@ -86,7 +93,7 @@ export function mint(p: {
     sig = hmac(sig, id)
     caveats.push({ id })
   }
-  return { location: p.location ?? 'lsat', identifier, caveats, signature: plain(sig) }
+  return { location: p.location ?? 'lsat', identifier, caveats, signature: toBytes(sig) }
 }
 
 /** Appends a first-party caveat, extending the chain from `m.signature` (no root key needed). */
@@ -96,7 +103,7 @@ export function attenuate(m: Macaroon, caveat: string): Macaroon {
     location: m.location,
     identifier: m.identifier,
     caveats: [...m.caveats, { id }],
-    signature: plain(hmac(m.signature, id)),
+    signature: toBytes(hmac(m.signature, id)),
   }
 }
 
@@ -273,7 +280,8 @@ export function verifySignature(m: Macaroon, rootKey: Uint8Array): boolean {
   for (let i = 0; i < cavs.length; i++) if ((cavs[i] as Caveat).verificationId !== undefined) return false
   let sig = start(rootKey, m.identifier)
   for (let i = 0; i < cavs.length; i++) sig = hmac(sig, (cavs[i] as Caveat).id)
-  return equal(sig, m.signature)
+  last.write(sig, 0, 'latin1')
+  return equal(last, m.signature)
 }
 
 /** The first-party caveat conditions as UTF-8 strings (invalid sequences become U+FFFD). */

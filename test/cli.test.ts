@@ -68,20 +68,20 @@ describe('turnpike serve (acceptance)', () => {
     const m = /^L402 macaroon="([A-Za-z0-9+/=]+)", invoice="(lnbcrt[0-9a-z]+)", version="0", token="([^"]+)"$/.exec(header)
     assert.ok(m, header)
     assert.equal(m[3], m[1])
-    const body = await first.json()
+    const body = (await first.json() as any)
     assert.equal(body.invoice, m[2])
     assert.equal(body.amount_msat, 10000)
 
     const paid = await fetch(`${gw.url}/.turnpike/dev/pay`, { method: 'POST', body: JSON.stringify({ invoice: m[2] }) })
     assert.equal(paid.status, 200)
-    const { preimage, payment_hash } = await paid.json()
+    const { preimage, payment_hash } = (await paid.json() as any)
     assert.match(preimage, /^[0-9a-f]{64}$/)
     assert.equal(payment_hash, body.payment_hash)
 
     const cred = `L402 ${m[1]}:${preimage}`
     const ok = await fetch(`${gw.url}/data`, { headers: { authorization: cred } })
     assert.equal(ok.status, 200)
-    const echoed = await ok.json()
+    const echoed = (await ok.json() as any)
     assert.equal(echoed.url, '/data')
     assert.equal(echoed.headers.authorization, undefined)
 
@@ -93,7 +93,7 @@ describe('turnpike serve (acceptance)', () => {
     const r2 = await fetch(`${gw.url}/data`)
     const c2 = /macaroon="([^"]+)", invoice="([^"]+)"/.exec(r2.headers.get('www-authenticate')!)!
     await r2.text()
-    const p2 = (await (await fetch(`${gw.url}/.turnpike/dev/pay`, { method: 'POST', body: JSON.stringify({ invoice: c2[2] }) })).json()).preimage
+    const p2 = (await (await fetch(`${gw.url}/.turnpike/dev/pay`, { method: 'POST', body: JSON.stringify({ invoice: c2[2] }) })).json() as any).preimage
     for (const [path, method, auth] of [
       ['/other', 'GET', `L402 ${c2[1]}:${p2}`],
       ['/data', 'POST', `L402 ${c2[1]}:${p2}`],
@@ -119,7 +119,7 @@ describe('turnpike serve (acceptance)', () => {
 
   it('behavior: turnpike pay settles an invoice through the gateway', async () => {
     const r = await fetch(`${gw.url}/x`)
-    const inv = (await r.json()).invoice
+    const inv = ((await r.json() as any)).invoice
     const out = spawnSync(process.execPath, [bin, 'pay', inv, '--gateway', gw.url], { encoding: 'utf8' })
     assert.equal(out.status, 0, out.stderr)
     assert.match(JSON.parse(out.stdout).preimage, /^[0-9a-f]{64}$/)

@@ -119,6 +119,9 @@ export function createForwarder(o: ForwarderOptions): Forwarder {
         if (upHead.length > 0) socket.write(upHead)
         if (head.length > 0) upSocket.write(head)
         upSocket.pipe(socket).pipe(upSocket)
+        // Either side closing tears down the other; pipe() alone only follows a clean 'end'.
+        upSocket.on('close', () => socket.destroy())
+        socket.on('close', () => upSocket.destroy())
         upSocket.on('error', () => socket.destroy())
         socket.on('error', () => upSocket.destroy())
       })

@@ -72,7 +72,10 @@ export async function startProxy(rt: Runtime, log: Logger): Promise<Proxy> {
     } else act(req, res, d)
   })
 
+  const upgraded = new Set<Duplex>()
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgraded.add(socket)
+    socket.on('close', () => upgraded.delete(socket))
     const view = toView(req, config.trustProxy)
     const reject = (d: Exclude<Decision, Allow>) => {
       const lines = [`HTTP/1.1 ${d.status} ${http.STATUS_CODES[d.status] ?? ''}`]
@@ -116,6 +119,7 @@ export async function startProxy(rt: Runtime, log: Logger): Promise<Proxy> {
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()
+        for (const s of upgraded) s.destroy()
       })
       forwarder.close()
     },
