@@ -6,8 +6,21 @@
 import { ConfigError } from './Errors.ts'
 import { parseDuration, parsePrice } from './internal/units.ts'
 import type { Network } from './Bolt11.ts'
+import { nodeBackendTypes, parseNodeBackend, satOnlyBackends, type NodeBackendConfig } from './lightning/internal/backendConfig.ts'
+import { parseWalletBackend, walletBackendTypes, type WalletBackendConfig } from './lightning/walletConfig.ts'
+import * as Operator from './internal/operator.ts'
+import * as Limits from './ratelimit/config.ts'
+import { storeFromString } from './store/url.ts'
+import type { ChallengeLimit, RateLimit } from './ratelimit/config.ts'
+import type { AdminConfig, DryRun, ManifestConfig, PageConfig } from './internal/operator.ts'
+
+export type { AdminConfig, DryRun, ManifestConfig, PageConfig }
 
 export type Access = { readonly kind: 'per-request' } | { readonly kind: 'pass'; readonly seconds: number }
+
+/** Payment schemes a route offers, all backed by one invoice per challenge (protocols.md §8). */
+export type Scheme = 'l402' | 'payment' | 'cashu' | 'x402'
+export const schemeNames: readonly Scheme[] = ['l402', 'payment', 'cashu', 'x402']
 
 export type Route = {
   readonly name: string
@@ -21,9 +34,19 @@ export type Route = {
   readonly access: Access
   readonly upstream: string | undefined
   readonly description: string
+  /** Offered schemes, default `['l402']`; challenge lines follow protocols.md §8, not this order. */
+  readonly schemes: readonly Scheme[]
+  /** Shadow mode: evaluated and counted, always let through, no state changed. */
+  readonly dryRun?: DryRun | undefined
+  /** Left out of `/.well-known/l402-services`. */
+  readonly hidden?: boolean
+  /** Token bucket for this route, shared through the store; absent = unlimited. */
+  readonly rateLimit?: RateLimit | undefined
 }
 
-export type BackendConfig = { readonly type: 'dev'; readonly network: Network }
+export type BackendConfig = { readonly type: 'dev'; readonly network: Network } | NodeBackendConfig | WalletBackendConfig
+export type { LnurlBackendConfig, NwcBackendConfig, WalletBackendConfig } from './lightning/walletConfig.ts'
+export type { ClnBackendConfig, EclairBackendConfig, LnbitsBackendConfig, LndBackendConfig, NodeBackendConfig, PhoenixdBackendConfig } from './lightning/internal/backendConfig.ts'
 
 export type StoreConfig =
   | { readonly type: 'sqlite'; readonly path: string | undefined }
@@ -49,9 +72,22 @@ export type Config = {
   }
   readonly upstreamTimeoutMs: number
   readonly trustProxy: readonly string[]
+  /**
+   * Run as a forward-auth verdict service for nginx/Caddy/Traefik/Envoy instead of a proxy: no
+   * upstream needed; forwarded headers believed only from `trustProxy` (default: loopback only).
+   */
+  readonly forwardAuth?: boolean
   readonly dev: { readonly payOpen: boolean }
   readonly log: { readonly format: 'text' | 'json' }
   readonly routes: readonly Route[]
+  /** Limit on new invoices per client address, with challenge reuse; absent = unlimited. */
+  readonly challengeLimit?: ChallengeLimit | undefined
+  /** `turnpike serve` worker processes (node:cluster); absent = 1. */
+  readonly workers?: number | undefined
+  /** Separate listener for /metrics, the admin API and the dashboard; absent = off. */
+  readonly admin?: AdminConfig | undefined
+  readonly manifest?: ManifestConfig
+  readonly page?: PageConfig
 }
 
 type Issue = { path: string; message: string }
@@ -61,7 +97,8 @@ const methodRe = /^[A-Z]+$/
 const routeNameRe = /^[a-z0-9][a-z0-9-]{0,62}$/
 const topKeys = [
   'listen', 'upstream', 'backend', 'store', 'dataDir', 'secretFile', 'challenge', 'upstreamTimeout',
-  'trustProxy', 'dev', 'log', 'routes',
+  'trustProxy', 'dev', 'log', 'routes', 'lightning', 'admin', 'manifest', 'page', 'dryRun', 'forwardAuth',
+  'challengeLimit', 'workers',
 ]
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -118,7 +155,7 @@ function parseRoute(v: unknown, i: number, issues: Issue[]): Route | undefined {
     issues.push({ path: at, message: 'must be an object' })
     return undefined
   }
-  unknownKeys(v, ['name', 'host', 'path', 'methods', 'price', 'access', 'upstream', 'description'], at, issues)
+  unknownKeys(v, ['name', 'host', 'path', 'methods', 'price', 'access', 'upstream', 'description', 'schemes', 'dryRun', 'hidden', 'rateLimit'], at, issues)
   const name = v.name ?? `route-${i}`
   if (typeof name !== 'string' || !routeNameRe.test(name)) {
     issues.push({ path: `${at}.name`, message: 'must match [a-z0-9][a-z0-9-]* (it is bound into tokens)' })
@@ -158,30 +195,64 @@ function parseRoute(v: unknown, i: number, issues: Issue[]): Route | undefined {
     access,
     upstream,
     description: typeof v.description === 'string' ? v.description : `turnpike: ${String(name)}`,
+    schemes: parseSchemes(v.schemes, priceMsat, at, issues),
   }
 }
 
-function parseBackend(v: unknown, issues: Issue[]): BackendConfig | undefined {
+function parseSchemes(v: unknown, priceMsat: bigint | undefined, at: string, issues: Issue[]): Scheme[] {
+  if (v === undefined) return ['l402']
+  const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v
+  if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'string' && schemeNames.includes(s as Scheme))) {
+    issues.push({ path: `${at}.schemes`, message: `must be a non-empty list of ${schemeNames.join(', ')}` })
+    return ['l402']
+  }
+  const schemes = [...new Set(list as Scheme[])]
+  if (priceMsat !== undefined && priceMsat % 1000n !== 0n && schemes.some((s) => s === 'payment' || s === 'cashu')) {
+    issues.push({ path: `${at}.price`, message: 'the payment and cashu schemes price in whole satoshis' })
+  }
+  return schemes
+}
+
+/** Adds a route's `rateLimit`. */
+function withRateLimit(route: Route, raw: unknown, i: number, issues: Issue[]): Route {
+  const r = isObject(raw) ? raw : {}
+  const rateLimit = Limits.parseRateLimit(r.rateLimit, `routes[${i}].rateLimit`, route.priceMsat > 0n, issues)
+  return rateLimit ? { ...route, rateLimit } : route
+}
+
+/** Adds a route's `dryRun` (falling back to the top-level one) and `hidden`. */
+function withOperatorFields(route: Route, raw: unknown, i: number, topDryRun: DryRun | null | undefined, issues: Issue[]): Route {
+  const r = isObject(raw) ? raw : {}
+  const dryRun = r.dryRun === undefined ? topDryRun : Operator.parseDryRun(r.dryRun, `routes[${i}].dryRun`, issues)
+  if (r.hidden !== undefined && typeof r.hidden !== 'boolean') issues.push({ path: `routes[${i}].hidden`, message: 'must be true or false' })
+  return { ...route, ...(dryRun ? { dryRun } : {}), ...(r.hidden === true ? { hidden: true } : {}) }
+}
+
+function parseBackend(v: unknown, issues: Issue[], at = 'backend'): BackendConfig | undefined {
   if (v === undefined) return undefined
   const obj = typeof v === 'string' ? { type: v } : v
   if (!isObject(obj)) {
-    issues.push({ path: 'backend', message: 'must be a backend type or an object with `type`' })
+    issues.push({ path: at, message: 'must be a backend type or an object with `type`' })
     return undefined
   }
+  if (nodeBackendTypes.includes(obj.type as NodeBackendConfig['type'])) return parseNodeBackend(obj, at, issues)
+  if (walletBackendTypes.includes(obj.type as WalletBackendConfig['type'])) return parseWalletBackend(obj, at, issues)
   if (obj.type !== 'dev') {
-    issues.push({ path: 'backend.type', message: `unsupported backend ${JSON.stringify(obj.type)} (supported: dev)` })
+    issues.push({ path: `${at}.type`, message: `unsupported backend ${JSON.stringify(obj.type)} (supported: dev, ${[...nodeBackendTypes, ...walletBackendTypes].join(', ')})` })
     return undefined
   }
-  unknownKeys(obj, ['type', 'network'], 'backend', issues)
+  unknownKeys(obj, ['type', 'network'], at, issues)
   const network = obj.network ?? 'regtest'
   if (!networks.includes(network as Network)) {
-    issues.push({ path: 'backend.network', message: `must be one of ${networks.join(', ')}` })
+    issues.push({ path: `${at}.network`, message: `must be one of ${networks.join(', ')}` })
   }
   return { type: 'dev', network: network as Network }
 }
 
 function parseStore(v: unknown, issues: Issue[]): StoreConfig {
-  const obj = v === undefined ? { type: 'sqlite' } : typeof v === 'string' ? { type: v } : v
+  // A string is a type name or a URL (`redis://…`, `postgres://…`, `sqlite:<path>`).
+  const named = typeof v === 'string' ? storeFromString(v) : v
+  const obj = v === undefined ? { type: 'sqlite' } : typeof named === 'string' ? { type: named } : named
   if (!isObject(obj)) {
     issues.push({ path: 'store', message: 'must be a store type or an object with `type`' })
     return { type: 'sqlite', path: undefined }
@@ -230,9 +301,10 @@ function deepFreeze<T>(o: T): T {
 
 /**
  * Validates a raw config object (from YAML, JSON or CLI flags) and reports every issue at once.
+ * Routes need an upstream unless `forwardAuth: true` or `o.requireUpstream === false` (middleware).
  * @throws ConfigError listing each issue with its path.
  */
-export function parse(raw: unknown): Config {
+export function parse(raw: unknown, o: { requireUpstream?: boolean } = {}): Config {
   const issues: Issue[] = []
   const v = raw ?? {}
   if (!isObject(v)) throw new ConfigError([{ path: '', message: 'config must be a mapping' }])
@@ -241,7 +313,8 @@ export function parse(raw: unknown): Config {
   const listen = parseListen(v.listen ?? '127.0.0.1:8402')
   if (!listen) issues.push({ path: 'listen', message: 'must be host:port, [ipv6]:port or a port number' })
   const upstream = parseUrl(v.upstream, 'upstream', issues)
-  const backend = parseBackend(v.backend, issues)
+  if (v.backend !== undefined && v.lightning !== undefined) issues.push({ path: 'lightning', message: 'is an alias of backend; set only one of them' })
+  const backend = v.backend !== undefined ? parseBackend(v.backend, issues) : parseBackend(v.lightning, issues, 'lightning')
   const store = parseStore(v.store, issues)
 
   const challenge = isObject(v.challenge) ? v.challenge : {}
@@ -258,20 +331,31 @@ export function parse(raw: unknown): Config {
   if (!Array.isArray(trustProxy) || !trustProxy.every((a) => typeof a === 'string')) {
     issues.push({ path: 'trustProxy', message: 'must be a list of IP addresses' })
   }
+  Limits.checkTrustProxy(trustProxy, issues)
+
+  const topDryRun = Operator.parseDryRun(v.dryRun, 'dryRun', issues)
+  const admin = Operator.parseAdmin(v.admin, parseListen, issues)
+  const manifest = Operator.parseManifest(v.manifest, issues)
+  const page = Operator.parsePage(v.page, issues)
 
   const rawRoutes = v.routes ?? []
   const routes: Route[] = []
   if (!Array.isArray(rawRoutes)) issues.push({ path: 'routes', message: 'must be a list' })
   else rawRoutes.forEach((r, i) => {
     const route = parseRoute(r, i, issues)
-    if (route) routes.push(route)
+    if (route) routes.push(withRateLimit(withOperatorFields(route, r, i, topDryRun, issues), r, i, issues))
   })
   const names = new Set<string>()
   routes.forEach((r, i) => {
     if (names.has(r.name)) issues.push({ path: `routes[${i}].name`, message: `duplicate route name ${JSON.stringify(r.name)}` })
     names.add(r.name)
-    if (!r.upstream && !upstream) issues.push({ path: `routes[${i}].upstream`, message: 'no upstream: set it here or at the top level' })
+    if (!r.upstream && !upstream && v.forwardAuth !== true && o.requireUpstream !== false) issues.push({ path: `routes[${i}].upstream`, message: 'no upstream: set it here or at the top level' })
   })
+  if (backend !== undefined && satOnlyBackends.includes(backend.type as NodeBackendConfig['type'])) {
+    routes.forEach((r, i) => {
+      if (r.priceMsat % 1000n !== 0n) issues.push({ path: `routes[${i}].price`, message: `${backend.type} invoices whole satoshis only; use a whole-sat price` })
+    })
+  }
   if (routes.length === 0) issues.push({ path: 'routes', message: 'at least one route is required (or use --upstream and --price)' })
 
   const challengeOut = {
@@ -282,8 +366,12 @@ export function parse(raw: unknown): Config {
   }
   const upstreamTimeoutMs = seconds(v.upstreamTimeout, 'upstreamTimeout', 60, issues) * 1000
   const payOpen = bool(dev.payOpen, 'dev.payOpen', false, issues)
+  const forwardAuth = bool(v.forwardAuth, 'forwardAuth', false, issues)
   if (v.dataDir !== undefined && typeof v.dataDir !== 'string') issues.push({ path: 'dataDir', message: 'must be a directory path' })
   if (v.secretFile !== undefined && typeof v.secretFile !== 'string') issues.push({ path: 'secretFile', message: 'must be a file path' })
+
+  const challengeLimit = Limits.parseChallengeLimit(v.challengeLimit, issues)
+  const workers = Limits.parseWorkers(v.workers, store.type, issues)
 
   if (issues.length > 0) throw new ConfigError(issues)
   return deepFreeze({
@@ -296,8 +384,14 @@ export function parse(raw: unknown): Config {
     challenge: challengeOut,
     upstreamTimeoutMs,
     trustProxy: Array.isArray(trustProxy) ? (trustProxy as string[]) : [],
+    ...(forwardAuth ? { forwardAuth } : {}),
     dev: { payOpen },
     log: { format: log.format === 'json' ? 'json' : 'text' },
     routes,
+    ...(challengeLimit ? { challengeLimit } : {}),
+    ...(workers !== undefined ? { workers } : {}),
+    admin,
+    manifest,
+    page,
   })
 }

@@ -15,10 +15,18 @@ export const codes = {
   TURNPIKE_CAVEAT_MALFORMED: { status: 400, title: 'Malformed caveat' },
   TURNPIKE_BAD_REQUEST: { status: 400, title: 'Bad request' },
   TURNPIKE_PAYMENT_REQUIRED: { status: 402, title: 'Payment required' },
+  TURNPIKE_PAYMENT_INVALID: { status: 402, title: 'Payment credential not accepted' },
+  TURNPIKE_PAYMENT_PENDING: { status: 402, title: 'Payment not settled yet' },
+  TURNPIKE_PAYMENT_METHOD_UNSUPPORTED: { status: 400, title: 'Payment method not supported' },
+  TURNPIKE_CHALLENGE_MALFORMED: { status: 400, title: 'Malformed payment challenge' },
+  TURNPIKE_CASHU_TOKEN_REJECTED: { status: 400, title: 'Cashu token not accepted' },
+  TURNPIKE_CASHU_MINT_UNAVAILABLE: { status: 502, title: 'Cashu mint unavailable' },
+  TURNPIKE_UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
   TURNPIKE_FORBIDDEN: { status: 403, title: 'Forbidden' },
   TURNPIKE_NOT_FOUND: { status: 404, title: 'Not found' },
   TURNPIKE_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   TURNPIKE_PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
+  TURNPIKE_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   TURNPIKE_INVOICE_UNKNOWN: { status: 404, title: 'Unknown invoice' },
   TURNPIKE_INVOICE_EXPIRED: { status: 410, title: 'Invoice expired' },
   TURNPIKE_INVOICE_ALREADY_PAID: { status: 409, title: 'Invoice already paid' },
@@ -29,6 +37,7 @@ export const codes = {
   TURNPIKE_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
   TURNPIKE_CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },
   TURNPIKE_INTERNAL: { status: 500, title: 'Internal error' },
+  TURNPIKE_NOT_IMPLEMENTED: { status: 501, title: 'Not implemented' },
 } as const
 
 export type Code = keyof typeof codes

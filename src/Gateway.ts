@@ -7,18 +7,24 @@
 import type { Config, Route } from './Config.ts'
 import { TurnpikeError, is } from './Errors.ts'
 import * as L402 from './L402.ts'
+import * as Mpp from './Mpp.ts'
 import type { Backend } from './Lightning.ts'
 import type { Allow, Decision, HeaderLines, Reply, RequestView } from './RequestView.ts'
 import type { Store } from './Store.ts'
 import * as Token from './Token.ts'
+import * as X402 from './X402.ts'
 import { fromHex } from './internal/hex.ts'
+import { compose } from './internal/compose.ts'
+import * as DryRun from './internal/dryrun.ts'
 import { silent, type Logger } from './internal/log.ts'
+import type { Outcome, Refused } from './internal/outcome.ts'
 import { normalizePath } from './internal/path.ts'
 import { exposeHeaders, problem, problemOf } from './internal/problem.ts'
 import { findRoute } from './internal/route.ts'
+import { createLimiter } from './RateLimit.ts'
 
 /** Header names that carry payment credentials and never reach the upstream. */
-export const credentialHeaders = ['macaroon', 'grpc-metadata-macaroon', 'x-cashu'] as const
+export const credentialHeaders = ['macaroon', 'grpc-metadata-macaroon', 'x-cashu', 'payment-signature', 'x-payment'] as const
 
 export type Gateway = {
   readonly config: Config
@@ -38,6 +44,13 @@ export type CreateOptions = {
   readonly logger?: Logger
   /** Unix milliseconds. */
   readonly now?: () => number
+  /** Optional: sees every final decision (metrics, logs). */
+  readonly observer?: Observer
+}
+
+/** Watches decisions. Called synchronously once per request; MUST be O(1) and MUST NOT throw. */
+export type Observer = {
+  decided?(d: Decision, view: RequestView): void
 }
 
 const challengeHeaders: HeaderLines = [
@@ -72,6 +85,14 @@ function credentials(view: RequestView): L402.Credential[] {
   return found
 }
 
+/** Two shadow gateways for dry-run routes (with and without invoices), writing nothing to the store. */
+function shadowGateways(o: CreateOptions) {
+  const { observer: _observer, ...rest } = o
+  const config = { ...o.config, routes: o.config.routes.map(({ dryRun: _dryRun, ...r }) => r) }
+  const base = { ...rest, config, store: DryRun.shadowStore(o.store), logger: silent }
+  return { sampled: create(base).decide, unsampled: create({ ...base, backend: DryRun.unsampledBackend(o.backend) }).decide }
+}
+
 /** Creates the gateway core. */
 export function create(o: CreateOptions): Gateway {
   const { config, backend, store, secret } = o
@@ -80,8 +101,15 @@ export function create(o: CreateOptions): Gateway {
   const { invoiceExpirySeconds, tokenTtlSeconds } = config.challenge
   // A claim must outlive every token that could present the same payment hash.
   const claimTtlMs = (invoiceExpirySeconds + tokenTtlSeconds + 3600) * 1000
+  // Dry-run routes are decided by shadow copies that change no state (internal/dryrun.ts).
+  const shadows = config.routes.some((r) => r.dryRun) ? shadowGateways(o) : undefined
+  // Challenge ids of the Payment scheme: a key derived from the master secret, never the secret itself.
+  const mppSecret = Mpp.deriveSecret(secret)
+  // Rate limits and challenge reuse, shared through the store (RateLimit.ts).
+  const limits = createLimiter({ config, store, now, log })
+  const challenge = limits.wrapChallenge(issueChallenge)
 
-  async function challenge(route: Route, view: RequestView, path: string, reason: string): Promise<Reply> {
+  async function issueChallenge(route: Route, view: RequestView, path: string, reason: string, failure?: Refused): Promise<Reply> {
     let invoice
     try {
       invoice = await backend.createInvoice({
@@ -115,26 +143,12 @@ export function create(o: CreateOptions): Gateway {
         expiresAt: invoice.expiresAt + claimTtlMs,
       })
       .catch((e: unknown) => log.warn('could not record an issued invoice', { paymentHash: invoice.paymentHash, error: e }))
-    const headers: [string, string][] = L402.challenge({
-      macaroon: token.serialized,
-      invoice: invoice.paymentRequest,
-      lsat: config.challenge.lsat,
-      spec: config.challenge.spec,
-    }).map((v) => ['www-authenticate', v])
-    headers.push(...(challengeHeaders as [string, string][]))
-    const body = JSON.stringify({
-      type: 'https://turnpike.dev/errors#turnpike_payment_required',
-      title: 'Payment required',
-      status: 402,
-      detail: `Pay the invoice, then retry with Authorization: L402 <macaroon>:<preimage>`,
-      invoice: invoice.paymentRequest,
-      macaroon: token.serialized,
-      payment_hash: invoice.paymentHash,
-      amount_msat: Number(invoice.amountMsat),
-      expires_at: Math.floor(invoice.expiresAt / 1000),
-      description: route.description,
-    })
-    return { kind: 'challenge', status: 402, headers, body, route: route.name, reason }
+    // Every scheme the route offers is backed by this one invoice (protocols.md §8).
+    const c = compose({ route, view, invoice, macaroon: token.serialized, lsat: config.challenge.lsat, spec: config.challenge.spec, mppSecret, failure })
+    const headers = c.lines
+    for (const [k, v] of challengeHeaders) headers.push([k, k === 'content-type' ? c.contentType : v])
+    for (const [k, v] of failure?.headers ?? []) headers.push([k, v])
+    return { kind: 'challenge', status: 402, headers, body: c.body, route: route.name, reason }
   }
 
   function allow(route: Route, reason: string, extra: Partial<Allow> = {}): Allow {
@@ -145,7 +159,9 @@ export function create(o: CreateOptions): Gateway {
     const key = `l402:${paymentHash}`
     let won: boolean
     try {
+      const forgetting = limits.forget(route, view, path)
       won = await store.claim(key, now() + claimTtlMs)
+      await forgetting
     } catch (e) {
       log.error('store failed to claim a credential', { route: route.name, store: store.name, error: e })
       return problem(new TurnpikeError('TURNPIKE_STORE_UNAVAILABLE', 'The state store is unavailable; your credential was not used, retry later', { retryAfter: 2 }), 'store-unavailable', route.name)
@@ -153,7 +169,59 @@ export function create(o: CreateOptions): Gateway {
     return won ? allow(route, 'paid', { claim: key, paymentHash }) : challenge(route, view, path, 'credential already used')
   }
 
-  function decide(view: RequestView): Decision | Promise<Decision> {
+  /** Claims a non-L402 payment once, then allows it with its receipt headers. */
+  async function settle(route: Route, view: RequestView, path: string, pending: Outcome | Promise<Outcome>): Promise<Decision> {
+    let r: Outcome
+    try {
+      r = await pending
+    } catch (e) {
+      if (!is(e) || e.status < 500) throw e
+      log.error('payment verification failed', { route: route.name, error: e })
+      return problem(e.retryAfter === undefined ? new TurnpikeError(e.code, e.message, { retryAfter: 5 }) : e, 'verification-unavailable', route.name)
+    }
+    if (!r.ok) return refuse(route, view, path, r)
+    let won = true
+    try {
+      const forgetting = limits.forget(route, view, path)
+      if (r.claimKey !== undefined) won = await store.claim(r.claimKey, now() + (r.claimTtlMs ?? claimTtlMs))
+      await forgetting
+    } catch (e) {
+      log.error('store failed to claim a credential', { route: route.name, store: store.name, error: e })
+      return problem(new TurnpikeError('TURNPIKE_STORE_UNAVAILABLE', 'The state store is unavailable; your credential was not used, retry later', { retryAfter: 2 }), 'store-unavailable', route.name)
+    }
+    if (!won) return refuse(route, view, path, r.replayed ?? { ok: false, challenge: true, code: 'TURNPIKE_PAYMENT_INVALID', detail: 'credential already used' })
+    // Never released: a consumed one-time payment credential is not re-opened (protocols.md §2.5).
+    return allow(route, 'paid', { responseHeaders: r.responseHeaders, ...(r.paymentHash ? { paymentHash: r.paymentHash } : {}) })
+  }
+
+  function refuse(route: Route, view: RequestView, path: string, r: Refused): Decision | Promise<Decision> {
+    if (r.challenge) return challenge(route, view, path, r.detail, r)
+    const details = { ...(r.type ? { type: r.type } : {}), ...(r.title ? { title: r.title } : {}), ...r.members }
+    return problem(new TurnpikeError(r.code, r.detail, { details }), r.code.toLowerCase(), route.name, r.headers)
+  }
+
+  /** Credentials of the route's other schemes (MPP, x402, Cashu); undefined when none was sent. */
+  function otherSchemes(route: Route, view: RequestView, path: string): Promise<Decision> | undefined {
+    const s = route.schemes
+    if (s.length === 1 && s[0] === 'l402') return undefined
+    if (s.includes('payment')) {
+      const values = Mpp.findCredentials(view.header('authorization'))
+      if (values.length > 0) {
+        const p = { secret: mppSecret, amountSat: route.priceMsat / 1000n, description: route.description, now: now(), graceSeconds: tokenTtlSeconds }
+        return settle(route, view, path, Mpp.accept(values, p))
+      }
+    }
+    if (s.includes('x402')) {
+      const sig = view.header('payment-signature')?.[0] ?? view.header('x-payment')?.[0]
+      if (sig !== undefined) {
+        const p = { route, store, backend, now: now(), lookupTimeoutMs: 5000, graceSeconds: tokenTtlSeconds, resource: X402.resource(view, route.description) }
+        return settle(route, view, path, X402.accept(sig, p))
+      }
+    }
+    return undefined
+  }
+
+  function decide(view: RequestView, limitChecked = false): Decision | Promise<Decision> {
     const path = normalizePath(view.path)
     if (path === undefined) return problemOf('TURNPIKE_BAD_REQUEST', 'The request path is not acceptable', 'bad-path')
     const method = view.method
@@ -162,16 +230,22 @@ export function create(o: CreateOptions): Gateway {
       return { kind: 'allow', route: route?.name ?? '', stripHeaders: credentialHeaders, requestHeaders: [], responseHeaders: [], reason: 'options' }
     }
     if (!route) return problemOf('TURNPIKE_NOT_FOUND', 'No route matches this request', 'no-route')
-    if (route.priceMsat === 0n) return allow(route, 'free')
-
-    let creds: L402.Credential[]
-    try {
-      creds = credentials(view)
-    } catch (e) {
-      if (!is(e)) throw e
-      return problem(e, 'malformed-credential', route.name)
+    if (route.rateLimit?.by === 'client' && !route.dryRun && !limitChecked) {
+      return limits.client(route, view).then((stop) => stop ?? decide(view, true))
     }
-    if (creds.length === 0) return challenge(route, view, path, 'no credential')
+    if (route.priceMsat === 0n) return allow(route, 'free')
+    if (route.dryRun && shadows) return DryRun.decideDry(route, view, shadows, credentialHeaders, log)
+
+    let creds: L402.Credential[] = []
+    if (route.schemes.includes('l402')) {
+      try {
+        creds = credentials(view)
+      } catch (e) {
+        if (!is(e)) throw e
+        return otherSchemes(route, view, path) ?? problem(e, 'malformed-credential', route.name)
+      }
+    }
+    if (creds.length === 0) return otherSchemes(route, view, path) ?? challenge(route, view, path, 'no credential')
 
     const ctx = { service: route.name, path, method, now: Math.floor(now() / 1000) }
     let reason = ''
@@ -179,17 +253,26 @@ export function create(o: CreateOptions): Gateway {
       const r = Token.verify(c, secret, ctx)
       if (r.ok) {
         if (r.ignored.length > 0) log.debug('ignored unknown caveats', { route: route.name, caveats: r.ignored })
-        if (route.access.kind === 'pass') return allow(route, 'paid', { paymentHash: r.paymentHash })
-        return claimThenAllow(route, view, path, r.paymentHash)
+        const paid = (): Decision | Promise<Decision> => route.access.kind === 'pass'
+          ? (limits.passUsed(route, view, r.paymentHash), allow(route, 'paid', { paymentHash: r.paymentHash }))
+          : claimThenAllow(route, view, path, r.paymentHash)
+        return route.rateLimit?.by === 'token' ? limits.token(route, r.tokenId, paid) : paid()
       }
       reason = r.reason
     }
-    return challenge(route, view, path, reason)
+    return otherSchemes(route, view, path) ?? challenge(route, view, path, reason)
+  }
+
+  const decided = o.observer?.decided
+  const observed = (view: RequestView): Decision | Promise<Decision> => {
+    const d = decide(view)
+    if (!(d instanceof Promise)) return (decided!(d, view), d)
+    return d.then((x) => (decided!(x, view), x))
   }
 
   return {
     config,
-    decide,
+    decide: decided ? observed : decide,
     normalize: normalizePath,
     async release(claim) {
       try {

@@ -41,7 +41,62 @@ export type Store = {
   putInvoice(record: InvoiceRecord): Promise<void>
   /** The invoice with this payment hash (lowercase hex), or undefined. */
   getInvoice(paymentHash: string): Promise<InvoiceRecord | undefined>
-  /** Deletes expired claims and invoices; resolves the number of rows removed. */
+  /** Deletes expired claims, invoices, buckets and values; resolves the number of rows removed. */
   prune(now?: number): Promise<number>
   close(): Promise<void>
+  /**
+   * Takes `limit.cost` (default 1) tokens from the token bucket `key`, atomically, even across
+   * processes sharing the database. A bucket never seen (or pruned) is full. Optional: rate limits
+   * need it, every built-in store has it.
+   */
+  take?(key: string, limit: BucketLimit, now?: number): Promise<TakeResult>
+  /**
+   * Stores `value` under `key` until `expiresAt` (unix ms) unless a live value is there already;
+   * resolves `true` when this call wrote it. Optional: challenge reuse needs it.
+   */
+  putValue?(key: string, value: string, expiresAt: number): Promise<boolean>
+  /** The live value under `key`, or undefined. */
+  getValue?(key: string): Promise<string | undefined>
+  /** Deletes the value under `key` (no-op when absent). */
+  deleteValue?(key: string): Promise<void>
+  /**
+   * Issued invoices, newest first (`createdAt`, then `paymentHash`, descending), filtered and paged.
+   * Optional: the admin API's transactions and revenue need it. Not on any request path.
+   */
+  listInvoices?(q: InvoiceQuery): Promise<InvoicePage>
+}
+
+/** The query of {@link Store.listInvoices}. */
+export type InvoiceQuery = {
+  readonly route?: string | undefined
+  /** Unix ms, inclusive. */
+  readonly since?: number | undefined
+  /** Unix ms, exclusive. */
+  readonly until?: number | undefined
+  /** Page size, 1–1000. */
+  readonly limit: number
+  /** `next` of the previous page. */
+  readonly cursor?: string | undefined
+}
+
+/** One page of {@link Store.listInvoices}; `next` is set when more rows may follow. */
+export type InvoicePage = { readonly invoices: readonly InvoiceRecord[]; readonly next?: string }
+
+/** A token bucket: holds up to `capacity` tokens and gains `refillPerSecond` tokens a second. */
+export type BucketLimit = {
+  /** Finite, > 0. */
+  readonly capacity: number
+  /** Finite, > 0. */
+  readonly refillPerSecond: number
+  /** Tokens to take, > 0 and ≤ capacity. Default 1. */
+  readonly cost?: number
+}
+
+/** The answer of {@link Store.take}. */
+export type TakeResult = {
+  readonly allowed: boolean
+  /** Tokens left after this call (may be fractional). */
+  readonly remaining: number
+  /** 0 when allowed; otherwise ms until `cost` tokens will be there. */
+  readonly retryAfterMs: number
 }

@@ -8,6 +8,9 @@ import type { Config, StoreConfig } from './Config.ts'
 import { ConfigError, TurnpikeError } from './Errors.ts'
 import * as Gateway from './Gateway.ts'
 import type { Backend } from './Lightning.ts'
+import * as Metrics from './Metrics.ts'
+import * as GatewayMetrics from './metrics/gateway.ts'
+import { macaroonHash } from './page/macaroon.ts'
 import type { Store } from './Store.ts'
 import { dev, type DevBackend } from './lightning/dev.ts'
 import type { Logger } from './internal/log.ts'
@@ -20,6 +23,11 @@ export type Runtime = {
   /** Set when the backend is the built-in dev node. */
   readonly devNode: DevBackend | undefined
   readonly store: Store
+  /** This process's metrics (a cluster primary adds its workers' snapshots when it renders). */
+  readonly metrics: Metrics.Registry
+  readonly gatewayMetrics: GatewayMetrics.GatewayMetrics
+  /** The payment hash of a macaroon this gateway minted (its signature verifies), else undefined. */
+  macaroonHash(serialized: string): string | undefined
   close(): Promise<void>
 }
 
@@ -31,23 +39,63 @@ async function loadDriver<T>(name: string, purpose: string): Promise<T> {
   }
 }
 
-/** Opens the configured store. Drivers for Redis and PostgreSQL are loaded only when used. */
-export async function openStore(s: StoreConfig, dataDir: string): Promise<Store> {
+/**
+ * Opens the configured store. Drivers for Redis and PostgreSQL are loaded only when used, with
+ * bounded timeouts so an outage fails closed fast (503) and the gateway recovers without a restart.
+ * PostgreSQL is migrated here; an unreachable database is logged and retried on first use.
+ */
+export async function openStore(s: StoreConfig, dataDir: string, log?: Logger): Promise<Store> {
   switch (s.type) {
     case 'memory':
       return (await import('./store/memory.ts')).memory()
     case 'sqlite':
       return (await import('./store/sqlite.ts')).sqlite({ path: s.path ?? join(dataDir, 'turnpike.db') })
     case 'redis': {
-      const mod = await loadDriver<{ default: new (url: string, o: object) => unknown }>('ioredis', 'Redis store')
-      const client = new mod.default(s.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
-      const store = (await import('./store/redis.ts')).redis(client as never)
-      return { ...store, close: async () => { await store.close(); (client as { quit(): Promise<unknown> }).quit().catch(() => {}) } }
+      type Client = { on(e: string, f: (e: Error) => void): unknown; once(e: string, f: () => void): unknown; quit(): Promise<unknown>; disconnect(): void; status: string }
+      const mod = await loadDriver<{ default: new (url: string, o: object) => Client }>('ioredis', 'Redis store')
+      // `?prefix=` picks the key prefix (several deployments on one Redis); the rest goes to ioredis.
+      const url = new URL(s.url)
+      const prefix = url.searchParams.get('prefix') ?? undefined
+      url.searchParams.delete('prefix')
+      const client = new mod.default(url.href, {
+        maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 1_500,
+        // Reconnect quickly and forever: recovery needs no restart.
+        retryStrategy: (times: number) => Math.min(times * 100, 1_000),
+      })
+      let lastError = 0
+      client.on('error', (e) => {
+        if (Date.now() - lastError > 10_000) log?.warn('redis connection error (retrying)', { error: e })
+        lastError = Date.now()
+      })
+      // Commands fail fast until connected (no offline queue), so wait briefly for the first connection.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 3_000)
+        client.once('ready', () => (clearTimeout(timer), resolve()))
+      })
+      const store = (await import('./store/redis.ts')).redis(client as never, prefix === undefined ? {} : { prefix })
+      const end = (): void => void (client.status === 'ready' ? client.quit().catch(() => client.disconnect()) : client.disconnect())
+      return { ...store, close: async () => { await store.close(); end() } }
     }
     case 'postgres': {
-      const mod = await loadDriver<{ default: { Pool: new (o: object) => { end(): Promise<void> } } }>('pg', 'PostgreSQL store')
-      const pool = new mod.default.Pool({ connectionString: s.url, max: 10 })
-      const store = (await import('./store/postgres.ts')).postgres(pool as never)
+      type Pool = { end(): Promise<void>; on(e: string, f: (e: Error) => void): unknown }
+      const mod = await loadDriver<{ default: { Pool: new (o: object) => Pool } }>('pg', 'PostgreSQL store')
+      // `?schema=` and `?tablePrefix=` place the tables; the rest goes to pg.
+      const url = new URL(s.url)
+      const where = Object.fromEntries(['schema', 'tablePrefix'].flatMap((k) => {
+        const v = url.searchParams.get(k)
+        url.searchParams.delete(k)
+        return v === null ? [] : [[k, v]]
+      })) as { schema?: string; tablePrefix?: string }
+      const pool = new mod.default.Pool({ connectionString: url.href, max: 10, connectionTimeoutMillis: 2_000, query_timeout: 2_000 })
+      // An idle connection that breaks (database restart, network cut) must not crash the process.
+      pool.on('error', (e) => log?.warn('postgres connection error', { error: e }))
+      const store = (await import('./store/postgres.ts')).postgres(pool as never, where)
+      try {
+        const version = await store.migrate()
+        log?.debug('postgres schema ready', { version })
+      } catch (e) {
+        log?.error('postgres store unavailable at start-up; requests that need it get 503 until it is back', { error: e })
+      }
       return { ...store, close: async () => { await store.close(); await pool.end() } }
     }
   }
@@ -80,15 +128,37 @@ export async function createRuntime(config: Config, o: { logger: Logger; env?: N
       devNode = dev({ dataDir: config.dataDir, network: config.backend.network })
       backend = devNode
       break
+    case 'nwc':
+    case 'lnurl':
+      backend = (await import('./lightning/walletConfig.ts')).createWalletBackend(config.backend, o.env ?? process.env)
+      log.info('lightning backend configured', { backend: backend.name })
+      break
+    default: {
+      const built = (await import('./lightning/internal/fromConfig.ts')).createNodeBackend(config.backend, { env: o.env ?? process.env })
+      backend = built.backend
+      log.info('lightning backend configured', { backend: backend.name, credentials: built.sources.join('; ') })
+    }
   }
-  const store = await openStore(config.store, config.dataDir)
-  const gateway = Gateway.create({ config, backend, store, secret: secret.key, logger: log })
+  const store = await openStore(config.store, config.dataDir, log)
+  const metrics = Metrics.create()
+  const gatewayMetrics = GatewayMetrics.define(metrics)
+  const gateway = Gateway.create({
+    config,
+    backend: GatewayMetrics.instrument(backend, gatewayMetrics),
+    store,
+    secret: secret.key,
+    logger: log,
+    observer: GatewayMetrics.observer(gatewayMetrics, config),
+  })
   return {
     config,
     gateway,
     backend,
     devNode,
     store,
+    metrics,
+    gatewayMetrics,
+    macaroonHash: (serialized) => macaroonHash(secret.key, serialized),
     async close() {
       await store.close()
       await backend.close?.()

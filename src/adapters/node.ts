@@ -5,21 +5,25 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Reply, RequestView } from '../RequestView.ts'
+import { forwardedFor, normalizeIp, trustMatcher } from '../internal/ip.ts'
 
-/** Resolves the client address: X-Forwarded-For is only believed from a trusted proxy. */
+/**
+ * Resolves the client address. `Forwarded` (RFC 7239 `for=`), or else `X-Forwarded-For`, is only
+ * believed from a `trustProxy` peer (addresses, CIDR ranges, `loopback`, `private`, `linklocal`).
+ */
 export function clientAddress(req: IncomingMessage, trustProxy: readonly string[]): string | undefined {
   const peer = req.socket.remoteAddress
-  if (!peer || trustProxy.length === 0 || !trustProxy.includes(stripV4Mapped(peer))) return peer
-  const chain = (req.headersDistinct['x-forwarded-for'] ?? []).join(',').split(',').map((s) => s.trim()).filter(Boolean)
+  const trusted = trustMatcher(trustProxy)
+  if (!peer || !trusted(peer)) return peer
+  const forwarded = req.headersDistinct['forwarded']
+  const chain = forwarded
+    ? forwardedFor(forwarded)
+    : (req.headersDistinct['x-forwarded-for'] ?? []).join(',').split(',').map((s) => s.trim()).filter(Boolean)
   // Walk from the right: the first address not belonging to a trusted proxy is the client.
   for (let i = chain.length - 1; i >= 0; i--) {
-    if (!trustProxy.includes(chain[i]!)) return chain[i]
+    if (!trusted(chain[i]!)) return normalizeIp(chain[i]!)
   }
-  return chain[0] ?? peer
-}
-
-function stripV4Mapped(a: string): string {
-  return a.startsWith('::ffff:') ? a.slice(7) : a
+  return chain[0] === undefined ? peer : normalizeIp(chain[0])
 }
 
 /** A RequestView over a node:http request. `path` and `query` are split from `req.url` once. */

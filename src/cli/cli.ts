@@ -10,6 +10,7 @@ Usage:
   turnpike demo   [--auto]           demo upstream + gateway + dev node, no real money
   turnpike pay    <invoice>          pay through a gateway's dev node
   turnpike token  inspect <macaroon> decode a token
+  turnpike doctor [--config file]    check the Lightning backend: credentials, node, network
   turnpike <command> --help
 
 Docs: README.md
@@ -28,6 +29,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./pay.ts')).pay(rest)
       case 'token':
         return await (await import('./token.ts')).token(rest)
+      case 'doctor':
+        return await (await import('./doctor.ts')).doctor(rest)
       case undefined:
       case 'help':
       case '--help':

@@ -5,7 +5,11 @@ import { createLogger, type Logger } from '../internal/log.ts'
 import { formatPrice } from '../internal/units.ts'
 import { createRuntime, type Runtime } from '../runtime.ts'
 import { startProxy, type Proxy } from '../proxy/server.ts'
+import { paths as forwardAuthPaths, startForwardAuth } from '../forward-auth/service.ts'
 import { parseFlags, readConfigFile } from './args.ts'
+import { storeFromString } from '../store/url.ts'
+import { clustered } from '../cluster.ts'
+import { applyBackendFlags, backendFlagHelp, backendFlagOptions } from '../lightning/internal/backendFlags.ts'
 
 export const serveHelp = `turnpike serve — put a Lightning paywall in front of an HTTP upstream
 
@@ -21,14 +25,21 @@ Options:
   --backend <type>       Lightning backend; required. "dev" = built-in simulated node (no real money)
   --dev-network <net>    dev node network: regtest (default), testnet, signet, mainnet
   --dev-pay-open         let non-loopback clients use /.turnpike/dev/pay (dev backend only)
-  --store <store>        sqlite (default), memory, redis://…, postgres://…
+  --store <store>        sqlite (default), sqlite:<path>, memory, redis://…, postgres://…
   --config <file>        YAML config file with routes (flags override its top-level settings)
   --data-dir <dir>       data directory (default ./.turnpike, or $TURNPIKE_DATA_DIR)
   --secret-file <file>   file holding the master secret (or set $TURNPIKE_SECRET)
   --lsat                 also send Aperture's leading LSAT challenge line
+  --forward-auth         run as a forward-auth verdict service for nginx/Caddy/Traefik/Envoy (no upstream)
+  --workers <n|auto>     worker processes sharing the listen port (node:cluster); default 1
   --log-format <fmt>     text (default) or json
+  --admin <addr>         admin listener (metrics, admin API, dashboard), e.g. 127.0.0.1:9402
+  --dry-run              shadow mode for every route: evaluate and count, never block
   -h, --help             show this help
-`
+
+Lightning node backends (--backend lnd|cln|eclair|phoenixd|lnbits); secrets come from files or the
+environment, never from flags:
+${backendFlagHelp}`
 
 export const serveOptions = {
   upstream: { type: 'string' },
@@ -43,7 +54,12 @@ export const serveOptions = {
   'data-dir': { type: 'string' },
   'secret-file': { type: 'string' },
   lsat: { type: 'boolean' },
+  'forward-auth': { type: 'boolean' },
   'log-format': { type: 'string' },
+  admin: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  workers: { type: 'string' },
+  ...backendFlagOptions,
 } as const
 
 type Flags = { [K in keyof typeof serveOptions]?: (typeof serveOptions)[K]['type'] extends 'boolean' ? boolean : string }
@@ -58,15 +74,21 @@ export function rawConfig(flags: Flags, env: NodeJS.ProcessEnv): Record<string, 
   else if (raw.dataDir === undefined && env.TURNPIKE_DATA_DIR) raw.dataDir = env.TURNPIKE_DATA_DIR
   if (flags['secret-file'] !== undefined) raw.secretFile = flags['secret-file']
   if (flags.backend !== undefined || flags['dev-network'] !== undefined) {
-    const prior = typeof raw.backend === 'object' && raw.backend !== null ? raw.backend : typeof raw.backend === 'string' ? { type: raw.backend } : {}
-    raw.backend = { ...prior, ...(flags.backend ? { type: flags.backend } : {}), ...(flags['dev-network'] ? { network: flags['dev-network'] } : {}) }
+    const key = raw.backend === undefined && raw.lightning !== undefined ? 'lightning' : 'backend' // keep the file's spelling
+    const prior = typeof raw[key] === 'object' && raw[key] !== null ? raw[key] : typeof raw[key] === 'string' ? { type: raw[key] } : {}
+    raw[key] = { ...prior, ...(flags.backend ? { type: flags.backend } : {}), ...(flags['dev-network'] ? { network: flags['dev-network'] } : {}) }
   }
+  applyBackendFlags(raw, flags, issues)
   if (flags.store !== undefined) {
     const s = flags.store
-    raw.store = /^rediss?:/.test(s) ? { type: 'redis', url: s } : /^postgres(ql)?:/.test(s) ? { type: 'postgres', url: s } : s.endsWith('.db') ? { type: 'sqlite', path: s } : s
+    raw.store = storeFromString(s)
   }
+  if (flags.admin !== undefined) raw.admin = { ...(typeof raw.admin === 'object' ? (raw.admin as object) : {}), listen: flags.admin }
+  if (flags['dry-run']) raw.dryRun = true
   if (flags['log-format'] !== undefined) raw.log = { ...(raw.log as object), format: flags['log-format'] }
+  if (flags.workers !== undefined) raw.workers = flags.workers
   if (flags.lsat) raw.challenge = { ...(raw.challenge as object), lsat: true }
+  if (flags['forward-auth']) raw.forwardAuth = true
   if (flags['dev-pay-open']) raw.dev = { ...(raw.dev as object), payOpen: true }
   if (flags.price !== undefined) {
     if (raw.routes !== undefined) issues.push({ path: '--price', message: 'cannot be combined with routes from --config; set prices per route' })
@@ -88,8 +110,11 @@ export function banner(rt: Runtime, proxy: Proxy, log: Logger): void {
       match: `${r.host ?? '*'}${r.path}${r.methods ? ` [${r.methods.join(',')}]` : ''}`,
       price: r.priceMsat === 0n ? 'free' : formatPrice(r.priceMsat),
       access: r.access.kind === 'pass' ? `pass ${r.access.seconds}s` : 'per-request',
-      upstream: r.upstream ?? config.upstream,
+      ...(config.forwardAuth ? {} : { upstream: r.upstream ?? config.upstream }),
     })
+  }
+  if (config.forwardAuth) {
+    log.info('forward-auth endpoints', { ...forwardAuthPaths, trusted: config.trustProxy.length > 0 ? config.trustProxy.join(',') : 'loopback only' })
   }
   if (rt.devNode) {
     log.warn(
@@ -100,14 +125,17 @@ export function banner(rt: Runtime, proxy: Proxy, log: Logger): void {
 }
 
 /** Starts runtime + proxy from raw config; used by serve and demo. */
-export async function start(raw: Record<string, unknown>, log?: Logger) {
+export async function start(raw: Record<string, unknown>, log?: Logger, o: { admin?: boolean } = {}) {
   const config = Config.parse(raw)
   const logger = log ?? createLogger({ format: config.log.format })
   const rt = await createRuntime(config, { logger })
+  let proxy: Proxy | undefined
   try {
-    const proxy = await startProxy(rt, logger)
-    return { rt, proxy, logger }
+    proxy = config.forwardAuth ? await startForwardAuth(rt, logger) : await startProxy(rt, logger)
+    const admin = config.admin && o.admin !== false ? await (await import('../admin/server.ts')).startAdmin(rt, logger) : undefined
+    return { rt, proxy, admin, logger }
   } catch (e) {
+    await proxy?.close()
     await rt.close()
     throw e
   }
@@ -119,10 +147,15 @@ export async function serve(argv: string[]): Promise<number> {
     process.stdout.write(serveHelp)
     return 0
   }
-  const { rt, proxy, logger } = await start(rawConfig(values as Flags, process.env))
+  const raw = rawConfig(values as Flags, process.env)
+  // `--workers N`: a node:cluster primary, or one of its workers (src/cluster.ts).
+  const code = await clustered(raw)
+  if (code !== undefined) return code
+  const { rt, proxy, admin, logger } = await start(raw)
   banner(rt, proxy, logger)
   await untilSignal()
   logger.info('shutting down')
+  await admin?.close()
   await proxy.close()
   await rt.close()
   return 0

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream'
 import { TurnpikeError } from '../Errors.ts'
 import type { Allow } from '../RequestView.ts'
 import type { Logger } from '../internal/log.ts'
+import { trustMatcher } from '../internal/ip.ts'
 import { problem } from '../internal/problem.ts'
 import { writeReply } from '../adapters/node.ts'
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts'
@@ -33,10 +34,8 @@ export function createForwarder(o: ForwarderOptions): Forwarder {
   const httpAgent = new http.Agent(agentOptions)
   const httpsAgent = new https.Agent(agentOptions)
 
-  const trusted = (req: IncomingMessage) => {
-    const peer = req.socket.remoteAddress ?? ''
-    return o.trustProxy.includes(peer.startsWith('::ffff:') ? peer.slice(7) : peer)
-  }
+  const trustedPeer = trustMatcher(o.trustProxy)
+  const trusted = (req: IncomingMessage) => trustedPeer(req.socket.remoteAddress)
 
   function request(target: URL, pathAndQuery: string, req: IncomingMessage, d: Allow, upgrade: boolean) {
     const secure = target.protocol === 'https:'

@@ -14,6 +14,8 @@ import type { Logger } from '../internal/log.ts'
 import { problem } from '../internal/problem.ts'
 import { createForwarder } from './forward.ts'
 import { handleInternal, prefix } from './internal.ts'
+import * as Manifest from '../manifest.ts'
+import { pageService } from '../page/service.ts'
 
 export type Proxy = {
   readonly server: Server
@@ -42,15 +44,18 @@ function internalError(log: Logger, e: unknown) {
 export async function startProxy(rt: Runtime, log: Logger): Promise<Proxy> {
   const { config, gateway } = rt
   const forwarder = createForwarder({ timeoutMs: config.upstreamTimeoutMs, trustProxy: config.trustProxy, logger: log })
+  const manifest = Manifest.responder(config, { backend: rt.backend.name, ...(rt.devNode ? { network: rt.devNode.network } : {}) })
+  const page = pageService(rt, log)
 
   const act = (req: IncomingMessage, res: ServerResponse, d: Decision) => {
     if (d.kind !== 'allow') {
       log.debug('request answered', { method: req.method, path: req.url, status: d.status, route: d.route, reason: d.reason })
-      return writeReply(res, d)
+      return writeReply(res, page.render(req, d) ?? d)
     }
     const path = gateway.normalize(toView(req).path) ?? '/'
     const claim = d.claim
     forwarder.forward(req, res, targetFor(rt, d), upstreamPath(req, path), d, () => {
+      rt.gatewayMetrics.upstreamErrors.inc([d.route])
       if (claim) {
         log.info('upstream failed; releasing the single-use claim so the client can retry', { route: d.route })
         void gateway.release(claim)
@@ -60,7 +65,8 @@ export async function startProxy(rt: Runtime, log: Logger): Promise<Proxy> {
 
   const server = http.createServer({ keepAlive: true, requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
     const view = toView(req, config.trustProxy)
-    if (view.path.startsWith(prefix) && handleInternal(req, res, view.path, rt, log)) return
+    if (view.path.startsWith(prefix) && (page.handle(req, res, view.path) || handleInternal(req, res, view.path, rt, log))) return
+    if (manifest && view.path === Manifest.path) return manifest(view.method, res)
     let d: Decision | Promise<Decision>
     try {
       d = gateway.decide(view)
@@ -122,6 +128,7 @@ export async function startProxy(rt: Runtime, log: Logger): Promise<Proxy> {
         for (const s of upgraded) s.destroy()
       })
       forwarder.close()
+      page.close()
     },
   }
 }

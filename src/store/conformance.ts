@@ -25,6 +25,7 @@ export function describeStore(
   o: describeStore.Options = {},
 ): void {
   const prunes = o.prunes ?? true
+  const limits = o.limits ?? true
   // Unique per run so parallel runs against one shared database never collide.
   const run = `conf-${randomUUID()}`
   let n = 0
@@ -166,7 +167,153 @@ export function describeStore(
       await assert.rejects(store.putInvoice(invoice()), unavailable)
       await assert.rejects(store.getInvoice(r.paymentHash), unavailable)
       await assert.rejects(store.prune(), unavailable)
+      if (!limits) return
+      await assert.rejects(store.take!(key('closed'), { capacity: 1, refillPerSecond: 1 }), unavailable)
+      await assert.rejects(store.putValue!(key('closed'), 'v', later()), unavailable)
+      await assert.rejects(store.getValue!(key('closed')), unavailable)
+      await assert.rejects(store.deleteValue!(key('closed')), unavailable)
     })
+
+    if (limits) describeLimits(it, key, later, prunes)
+  })
+}
+
+/** Token buckets (`take`) and values (`putValue`/`getValue`/`deleteValue`). */
+function describeLimits(
+  it: (title: string, fn: (store: Store) => Promise<void>) => void,
+  key: (label: string) => string,
+  later: () => number,
+  prunes: boolean,
+): void {
+  const t0 = 1_700_000_000_000
+
+  it('behavior: take: a new bucket is full, allows `capacity` takes, then refuses with retryAfterMs', async (store) => {
+    const k = key('bucket')
+    const limit = { capacity: 3, refillPerSecond: 0.5 }
+    for (let i = 0; i < 3; i++) {
+      const r = await store.take!(k, limit, t0)
+      assert.equal(r.allowed, true, `take ${i}`)
+      assert.equal(r.retryAfterMs, 0)
+      assert.ok(Math.abs(r.remaining - (2 - i)) < 1e-9, String(r.remaining))
+    }
+    const refused = await store.take!(k, limit, t0)
+    assert.equal(refused.allowed, false)
+    assert.ok(Math.abs(refused.remaining) < 1e-9)
+    assert.equal(refused.retryAfterMs, 2_000)
+    // A refused take costs nothing: the bucket keeps refilling from where it was.
+    assert.equal((await store.take!(k, limit, t0 + 1_000)).allowed, false)
+    const r = await store.take!(k, limit, t0 + 2_000)
+    assert.equal(r.allowed, true)
+    assert.ok(Math.abs(r.remaining) < 1e-9, String(r.remaining))
+  })
+
+  it('behavior: take: refill is continuous, capped at capacity, and cost is honoured', async (store) => {
+    const k = key('refill')
+    const limit = { capacity: 10, refillPerSecond: 4 }
+    assert.equal((await store.take!(k, { ...limit, cost: 10 }, t0)).allowed, true)
+    // 250 ms at 4/s = 1 token: one take of 1 passes, a take of 2 waits 500 ms for the missing token… 
+    const one = await store.take!(k, limit, t0 + 250)
+    assert.equal(one.allowed, true)
+    const two = await store.take!(k, { ...limit, cost: 2 }, t0 + 250)
+    assert.equal(two.allowed, false)
+    assert.equal(two.retryAfterMs, 500)
+    // …and a long idle period refills to capacity, never beyond.
+    const full = await store.take!(k, limit, t0 + 3_600_000)
+    assert.equal(full.allowed, true)
+    assert.ok(Math.abs(full.remaining - 9) < 1e-9, String(full.remaining))
+  })
+
+  it('behavior: take: a clock that goes backwards neither refills nor breaks the bucket', async (store) => {
+    const k = key('skew')
+    const limit = { capacity: 2, refillPerSecond: 1 }
+    assert.equal((await store.take!(k, limit, t0 + 10_000)).allowed, true)
+    assert.equal((await store.take!(k, limit, t0)).allowed, true)
+    assert.equal((await store.take!(k, limit, t0 + 5_000)).allowed, false)
+    assert.equal((await store.take!(k, limit, t0 + 11_000)).allowed, true)
+  })
+
+  it('behavior: take: different keys are independent buckets', async (store) => {
+    const [a, b] = [key('ta'), key('tb')]
+    const limit = { capacity: 1, refillPerSecond: 0.001 }
+    assert.equal((await store.take!(a, limit, t0)).allowed, true)
+    assert.equal((await store.take!(a, limit, t0)).allowed, false)
+    assert.equal((await store.take!(b, limit, t0)).allowed, true)
+  })
+
+  it('behavior: take: 60 parallel takes from a bucket of 10 allow exactly 10', async (store) => {
+    for (let round = 0; round < 3; round++) {
+      const k = key('take-race')
+      const now = Date.now()
+      const results = await Promise.all(
+        Array.from({ length: 60 }, () => store.take!(k, { capacity: 10, refillPerSecond: 0.001 }, now)),
+      )
+      assert.equal(results.filter((r) => r.allowed).length, 10, `round ${round}`)
+      for (const r of results) if (!r.allowed) assert.ok(r.retryAfterMs > 0)
+    }
+  })
+
+  it('error: take rejects bad limits with TypeError', async (store) => {
+    const k = key('bad')
+    for (const limit of [
+      { capacity: 0, refillPerSecond: 1 },
+      { capacity: 1, refillPerSecond: 0 },
+      { capacity: Number.NaN, refillPerSecond: 1 },
+      { capacity: 1, refillPerSecond: Number.POSITIVE_INFINITY },
+      { capacity: 2, refillPerSecond: 1, cost: 3 },
+      { capacity: 2, refillPerSecond: 1, cost: 0 },
+    ]) {
+      await assert.rejects(store.take!(k, limit, t0), TypeError, JSON.stringify(limit))
+    }
+    await assert.rejects(store.take!(k, { capacity: 1, refillPerSecond: 1 }, Number.NaN), TypeError)
+  })
+
+  it('behavior: values: the first live write wins, get and delete', async (store) => {
+    const k = key('value')
+    assert.equal(await store.getValue!(k), undefined)
+    assert.equal(await store.putValue!(k, 'first', later()), true)
+    assert.equal(await store.putValue!(k, 'second', later()), false)
+    assert.equal(await store.getValue!(k), 'first')
+    await store.deleteValue!(k)
+    assert.equal(await store.getValue!(k), undefined)
+    assert.equal(await store.putValue!(k, 'third', later()), true)
+    assert.equal(await store.getValue!(k), 'third')
+    await store.deleteValue!(key('never-set'))
+    await assert.rejects(store.putValue!(k, 'x', Number.NaN), TypeError)
+  })
+
+  it('behavior: values: 30 parallel writers, one wins and everyone reads its value', async (store) => {
+    const k = key('value-race')
+    const wins = await Promise.all(Array.from({ length: 30 }, (_, i) => store.putValue!(k, `v${i}`, later())))
+    assert.equal(wins.filter(Boolean).length, 1)
+    assert.equal(await store.getValue!(k), `v${wins.indexOf(true)}`)
+  })
+
+  it('behavior: values expire: an expired value is gone and may be written again', async (store) => {
+    const k = key('value-expiry')
+    assert.equal(await store.putValue!(k, 'short', Date.now() + 150), true)
+    assert.equal(await store.getValue!(k), 'short')
+    await sleep(300)
+    assert.equal(await store.getValue!(k), undefined)
+    assert.equal(await store.putValue!(k, 'again', later()), true)
+    assert.equal(await store.getValue!(k), 'again')
+  })
+
+  it('behavior: prune removes buckets once full again and expired values (bounded growth)', async (store) => {
+    const now = Date.now()
+    const limit = { capacity: 5, refillPerSecond: 1 }
+    // Full again 5 s after `now`: prunable then, not before.
+    await store.take!(key('b-prune'), { ...limit, cost: 5 }, now)
+    await store.putValue!(key('v-dead'), 'x', now + 50)
+    await store.putValue!(key('v-live'), 'y', now + 3_600_000)
+    await sleep(100)
+    if (!prunes) {
+      assert.equal(await store.prune(), 0)
+      return
+    }
+    assert.equal(await store.prune(now + 1_000), 1, 'only the expired value')
+    assert.equal(await store.prune(now + 6_000), 1, 'the refilled bucket')
+    assert.equal(await store.prune(now + 7_200_000), 1, 'the live value, once its time has come')
+    assert.equal(await store.prune(now + 7_200_000), 0)
   })
 }
 
@@ -175,6 +322,8 @@ export declare namespace describeStore {
   type Options = {
     /** False for stores whose database expires rows itself (Redis): `prune` then resolves 0. Default true. */
     readonly prunes?: boolean
+    /** False for stores without the optional `take`/`putValue`/`getValue`/`deleteValue`. Default true. */
+    readonly limits?: boolean
   }
 }
 

@@ -1,10 +1,12 @@
 /**
- * In-process store backed by two `Map`s. For tests and single-process deployments only: state is
+ * In-process store backed by `Map`s. For tests and single-process deployments only: state is
  * lost on restart and is not shared between cluster workers.
  * @module
  */
 import { TurnpikeError } from '../Errors.ts'
 import type { InvoiceRecord, Store } from '../Store.ts'
+import { checkTake, fullAt, refill, result } from './bucket.ts'
+import { pageOf } from '../internal/invoiceQuery.ts'
 
 /**
  * A `Map`-based {@link Store}; expired rows are swept every `pruneIntervalMs` (default 60 000, 0 disables).
@@ -15,6 +17,8 @@ import type { InvoiceRecord, Store } from '../Store.ts'
 export function memory(o: memory.Options = {}): Store {
   const claims = new Map<string, number>()
   const invoices = new Map<string, InvoiceRecord>()
+  const buckets = new Map<string, { tokens: number; updatedAt: number; expiresAt: number }>()
+  const values = new Map<string, { value: string; expiresAt: number }>()
   let closed = false
 
   const open = (): void => {
@@ -30,6 +34,8 @@ export function memory(o: memory.Options = {}): Store {
     let n = 0
     for (const [key, expiresAt] of claims) if (expiresAt <= now && claims.delete(key)) n++
     for (const [hash, r] of invoices) if (r.expiresAt <= now && invoices.delete(hash)) n++
+    for (const [key, b] of buckets) if (b.expiresAt <= now && buckets.delete(key)) n++
+    for (const [key, v] of values) if (v.expiresAt <= now && values.delete(key)) n++
     return n
   }
 
@@ -62,15 +68,51 @@ export function memory(o: memory.Options = {}): Store {
       const r = invoices.get(paymentHash)
       return r === undefined ? undefined : { ...r }
     },
+    async listInvoices(q) {
+      open()
+      const page = pageOf(invoices.values(), q)
+      return { ...page, invoices: page.invoices.map((r) => ({ ...r })) }
+    },
     async prune(now = Date.now()) {
       open()
       return prune(now)
+    },
+    async take(key, limit, now = Date.now()) {
+      open()
+      const l = checkTake(key, limit, now)
+      // No await between read and write: atomic on the single JS thread.
+      const b = buckets.get(key)
+      const level = refill(l, b?.tokens, b?.updatedAt, now)
+      const allowed = level >= l.cost
+      const remaining = allowed ? level - l.cost : level
+      const updatedAt = Math.max(b?.updatedAt ?? now, now)
+      buckets.set(key, { tokens: remaining, updatedAt, expiresAt: fullAt(l, remaining, updatedAt) })
+      return result(l, allowed, remaining)
+    },
+    async putValue(key, value, expiresAt) {
+      open()
+      if (!Number.isFinite(expiresAt)) throw new TypeError('putValue: expiresAt must be finite unix ms')
+      const current = values.get(key)
+      if (current !== undefined && current.expiresAt > Date.now()) return false
+      values.set(key, { value: String(value), expiresAt })
+      return true
+    },
+    async getValue(key) {
+      open()
+      const v = values.get(key)
+      return v !== undefined && v.expiresAt > Date.now() ? v.value : undefined
+    },
+    async deleteValue(key) {
+      open()
+      values.delete(key)
     },
     async close() {
       closed = true
       clearInterval(timer)
       claims.clear()
       invoices.clear()
+      buckets.clear()
+      values.clear()
     },
   }
 }

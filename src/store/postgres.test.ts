@@ -56,11 +56,56 @@ describe('postgres', () => {
       })
       const { rows } = await pool.query(
         `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [s])
-      assert.deepEqual(rows.map((r) => r.table_name), ['tp_claims', 'tp_invoices'])
+      assert.deepEqual(rows.map((r) => r.table_name), ['tp_buckets', 'tp_claims', 'tp_invoices', 'tp_kv', 'tp_schema_version'])
       const amount = await pool.query(`SELECT amount_msat::text AS a FROM "${s}".tp_invoices`)
       assert.equal(amount.rows[0].a, (2n ** 80n + 1n).toString())
     } finally {
       await store.close()
+      await drop(s)
+    }
+  })
+
+  test('behavior: migrations are versioned: a version-1 database is upgraded once, a newer one refused', async () => {
+    const s = schema()
+    // A database made before versioning: the original two tables, no schema_version.
+    await pool.query(`CREATE SCHEMA "${s}";
+      CREATE TABLE "${s}".turnpike_claims (key TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
+      CREATE TABLE "${s}".turnpike_invoices (payment_hash TEXT PRIMARY KEY, payment_request TEXT NOT NULL,
+        amount_msat NUMERIC NOT NULL, route TEXT NOT NULL, token_id TEXT NOT NULL, created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL);
+      INSERT INTO "${s}".turnpike_claims VALUES ('old', ${later()});`)
+    const stores = Array.from({ length: 4 }, () => postgres(pool, { schema: s, pruneIntervalMs: 0 }))
+    try {
+      assert.deepEqual(await Promise.all(stores.map((st) => st.migrate())), [2, 2, 2, 2])
+      const { rows } = await pool.query(`SELECT version FROM "${s}".turnpike_schema_version`)
+      assert.deepEqual(rows, [{ version: 2 }])
+      const store = stores[0]!
+      assert.equal(await store.claim('old', later()), false, 'existing rows are kept')
+      assert.equal((await store.take!('k', { capacity: 1, refillPerSecond: 1 })).allowed, true)
+      await pool.query(`UPDATE "${s}".turnpike_schema_version SET version = 3`)
+      const newer = postgres(pool, { schema: s, pruneIntervalMs: 0 })
+      await assert.rejects(newer.migrate(), (e: unknown) => unavailable(e) && /newer than supported 2/.test(String((e as Error).cause)))
+      await newer.close()
+    } finally {
+      await Promise.all(stores.map((st) => st.close()))
+      await drop(s)
+    }
+  })
+
+  test('behavior: parallel takes through separate pools share one bucket', async () => {
+    const s = schema()
+    const pools = Array.from({ length: 3 }, () => new pg.Pool({ host: '127.0.0.1', user: 'postgres', database: 'test', max: 5 }))
+    const stores = pools.map((p) => postgres(p, { schema: s, pruneIntervalMs: 0 }))
+    try {
+      await stores[0]!.migrate()
+      const now = Date.now()
+      const results = await Promise.all(
+        Array.from({ length: 90 }, (_, i) => stores[i % 3]!.take!('shared', { capacity: 25, refillPerSecond: 0.001 }, now)),
+      )
+      assert.equal(results.filter((r) => r.allowed).length, 25)
+    } finally {
+      await Promise.all(stores.map((st) => st.close()))
+      await Promise.all(pools.map((p) => p.end()))
       await drop(s)
     }
   })

@@ -1,13 +1,21 @@
 /**
  * PostgreSQL store over an injected client (`pg` Pool/Client, or anything with `query(text, params)`).
- * Tables are created on first use; the claim is one `INSERT … ON CONFLICT … RETURNING`.
+ * The schema is versioned (`<prefix>schema_version`) and migrated by `migrate()` at start-up, or on
+ * first use; the claim and the token bucket are each one `INSERT … ON CONFLICT … RETURNING`.
  * @module
  */
 import { TurnpikeError } from '../Errors.ts'
 import type { InvoiceRecord, Store } from '../Store.ts'
+import { checkTake, result } from './bucket.ts'
+import { checkQuery, encodeCursor } from '../internal/invoiceQuery.ts'
+
+/** The refilled level of the stored bucket `b` ($2 capacity, $3 refill/s, $5 now). */
+const level = 'LEAST($2::float8, b.tokens + GREATEST(0, $5::float8 - b.updated_at) * $3::float8 / 1000)'
+const after = `CASE WHEN ${level} >= $4::float8 THEN ${level} - $4::float8 ELSE ${level} END`
 
 /**
- * A {@link Store} in PostgreSQL: tables `<tablePrefix>claims` and `<tablePrefix>invoices` in `schema`.
+ * A {@link Store} in PostgreSQL: tables `<tablePrefix>claims`, `invoices`, `buckets`, `kv` and
+ * `schema_version` in `schema`.
  *
  * @remarks
  * The store never ends `client`; `close()` only stops the prune timer and makes later calls reject.
@@ -19,7 +27,7 @@ import type { InvoiceRecord, Store } from '../Store.ts'
  * import { postgres } from 'turnpike/store/postgres'
  * const store = postgres(new pg.Pool({ connectionString: process.env.DATABASE_URL }))
  */
-export function postgres(client: postgres.Client, o: postgres.Options = {}): Store {
+export function postgres(client: postgres.Client, o: postgres.Options = {}): postgres.Store {
   if (typeof client?.query !== 'function') {
     throw new TypeError('postgres() requires a client with query(text, params), e.g. a pg Pool')
   }
@@ -34,17 +42,45 @@ export function postgres(client: postgres.Client, o: postgres.Options = {}): Sto
   const ns = o.schema === undefined ? '' : `"${o.schema}".`
   const claims = `${ns}"${prefix}claims"`
   const invoices = `${ns}"${prefix}invoices"`
+  const buckets = `${ns}"${prefix}buckets"`
+  const kv = `${ns}"${prefix}kv"`
+  const versions = `${ns}"${prefix}schema_version"`
 
+  // Versioned migrations, in order; each runs once per database, recorded in `<prefix>schema_version`.
+  // Version 1 is the original layout (IF NOT EXISTS adopts tables made before versioning existed).
+  const migrations: readonly string[] = [
+    `CREATE TABLE IF NOT EXISTS ${claims} (key TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
+     CREATE INDEX IF NOT EXISTS "${prefix}claims_expires_at" ON ${claims} (expires_at);
+     CREATE TABLE IF NOT EXISTS ${invoices} (
+       payment_hash TEXT PRIMARY KEY, payment_request TEXT NOT NULL, amount_msat NUMERIC NOT NULL,
+       route TEXT NOT NULL, token_id TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
+     CREATE INDEX IF NOT EXISTS "${prefix}invoices_expires_at" ON ${invoices} (expires_at);`,
+    `CREATE TABLE IF NOT EXISTS ${buckets} (key TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL,
+       updated_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, granted BOOLEAN NOT NULL);
+     CREATE INDEX IF NOT EXISTS "${prefix}buckets_expires_at" ON ${buckets} (expires_at);
+     CREATE TABLE IF NOT EXISTS ${kv} (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at BIGINT NOT NULL);
+     CREATE INDEX IF NOT EXISTS "${prefix}kv_expires_at" ON ${kv} (expires_at);`,
+  ]
+  const latest = migrations.length
   // One simple-protocol query (no params) runs as one transaction, so the advisory lock serialises
-  // concurrent first use across processes; the retry covers clients that lose that atomicity.
+  // concurrent start-ups across processes; the retry covers clients that lose that atomicity.
   const ddl = `SELECT pg_advisory_xact_lock(hashtext('turnpike.store.postgres.migrate'));
     ${o.schema === undefined ? '' : `CREATE SCHEMA IF NOT EXISTS "${o.schema}";`}
-    CREATE TABLE IF NOT EXISTS ${claims} (key TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
-    CREATE INDEX IF NOT EXISTS "${prefix}claims_expires_at" ON ${claims} (expires_at);
-    CREATE TABLE IF NOT EXISTS ${invoices} (
-      payment_hash TEXT PRIMARY KEY, payment_request TEXT NOT NULL, amount_msat NUMERIC NOT NULL,
-      route TEXT NOT NULL, token_id TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
-    CREATE INDEX IF NOT EXISTS "${prefix}invoices_expires_at" ON ${invoices} (expires_at);`
+    CREATE TABLE IF NOT EXISTS ${versions} (version INTEGER NOT NULL);
+    DO $turnpike$
+    DECLARE v INTEGER;
+    BEGIN
+      SELECT coalesce(max(version), 0) INTO v FROM ${versions};
+      IF v > ${latest} THEN
+        RAISE EXCEPTION 'schema version % is newer than supported ${latest}', v;
+      END IF;
+      ${migrations.map((m, i) => `IF v < ${i + 1} THEN ${m} END IF;`).join('\n      ')}
+      IF v < ${latest} THEN
+        DELETE FROM ${versions};
+        INSERT INTO ${versions} (version) VALUES (${latest});
+      END IF;
+    END
+    $turnpike$;`
   let ready: Promise<void> | undefined
   const migrate = (): Promise<void> =>
     (ready ??= (async () => {
@@ -74,7 +110,7 @@ export function postgres(client: postgres.Client, o: postgres.Options = {}): Sto
   const timer = interval > 0 ? setInterval(() => store.prune().catch(() => {}), interval) : undefined
   timer?.unref()
 
-  const store: Store = {
+  const store: postgres.Store = {
     name: 'postgres',
     async claim(key, expiresAt) {
       if (!Number.isFinite(expiresAt)) throw new TypeError('claim: expiresAt must be finite unix ms')
@@ -111,14 +147,76 @@ export function postgres(client: postgres.Client, o: postgres.Options = {}): Sto
       const row = rows[0]
       return row === undefined ? undefined : toRecord(row)
     },
+    async listInvoices(q) {
+      const c = checkQuery(q)
+      const rows = (await query(
+        `SELECT payment_hash, payment_request, amount_msat::text AS amount_msat, route, token_id,
+           created_at::text AS created_at, expires_at::text AS expires_at
+         FROM ${invoices} WHERE ($1::text IS NULL OR route = $1) AND created_at >= $2 AND created_at < $3
+           AND (created_at < $4 OR (created_at = $4 AND payment_hash < $5))
+         ORDER BY created_at DESC, payment_hash DESC LIMIT $6`,
+        [q.route ?? null, Math.trunc(q.since ?? 0), Math.ceil(q.until ?? 8.64e15), c.cursor?.createdAt ?? 8.64e15, c.cursor?.paymentHash ?? '', c.limit + 1],
+      )) as Row[]
+      const list = rows.slice(0, c.limit).map(toRecord)
+      return rows.length > c.limit ? { invoices: list, next: encodeCursor(list[list.length - 1]!) } : { invoices: list }
+    },
     async prune(now = Date.now()) {
       const rows = (await query(
         `WITH c AS (DELETE FROM ${claims} WHERE expires_at <= $1 RETURNING 1),
-              i AS (DELETE FROM ${invoices} WHERE expires_at <= $1 RETURNING 1)
-         SELECT ((SELECT count(*) FROM c) + (SELECT count(*) FROM i))::text AS n`,
+              i AS (DELETE FROM ${invoices} WHERE expires_at <= $1 RETURNING 1),
+              b AS (DELETE FROM ${buckets} WHERE expires_at <= $1 RETURNING 1),
+              v AS (DELETE FROM ${kv} WHERE expires_at <= $1 RETURNING 1)
+         SELECT ((SELECT count(*) FROM c) + (SELECT count(*) FROM i) + (SELECT count(*) FROM b)
+           + (SELECT count(*) FROM v))::text AS n`,
         [Math.floor(now)],
       )) as { n: string }[]
       return Number(rows[0]?.n ?? 0)
+    },
+    async take(key, limit, now = Date.now()) {
+      const l = checkTake(key, limit, now)
+      // One upsert: the conflicting row is locked, refilled for the time since its last use, and
+      // pays `cost` if it can. SET expressions see the row as it was before this update.
+      const rows = (await query(
+        `INSERT INTO ${buckets} AS b (key, tokens, updated_at, expires_at, granted)
+         VALUES ($1, $2::float8 - $4::float8, $5::float8, ceil($5::float8 + $4::float8 * 1000 / $3::float8) + 1, true)
+         ON CONFLICT (key) DO UPDATE SET
+           granted = ${level} >= $4::float8,
+           tokens = ${after},
+           updated_at = GREATEST(b.updated_at, $5::float8),
+           expires_at = ceil(GREATEST(b.updated_at, $5::float8) + ($2::float8 - ${after}) * 1000 / $3::float8) + 1
+         RETURNING tokens, granted`,
+        [key, l.capacity, l.refillPerSecond, l.cost, now],
+      )) as { tokens: number; granted: boolean }[]
+      const row = rows[0]!
+      return result(l, row.granted, Number(row.tokens))
+    },
+    async putValue(key, value, expiresAt) {
+      if (!Number.isFinite(expiresAt)) throw new TypeError('putValue: expiresAt must be finite unix ms')
+      const rows = await query(
+        `INSERT INTO ${kv} AS v (key, value, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
+         WHERE v.expires_at <= $4 RETURNING 1`,
+        [key, String(value), Math.ceil(expiresAt), Date.now()],
+      )
+      return rows.length === 1
+    },
+    async getValue(key) {
+      const rows = (await query(`SELECT value FROM ${kv} WHERE key = $1 AND expires_at > $2`, [key, Date.now()])) as {
+        value: string
+      }[]
+      return rows[0]?.value
+    },
+    async deleteValue(key) {
+      await query(`DELETE FROM ${kv} WHERE key = $1`, [key])
+    },
+    async migrate() {
+      if (closed) throw unavailable(new Error('store is closed'))
+      try {
+        await migrate()
+      } catch (e) {
+        throw unavailable(e)
+      }
+      return latest
     },
     async close() {
       closed = true
@@ -129,6 +227,11 @@ export function postgres(client: postgres.Client, o: postgres.Options = {}): Sto
 }
 
 export declare namespace postgres {
+  /** The PostgreSQL store: a {@link Store} that can also be migrated eagerly, e.g. at start-up. */
+  type Store = import('../Store.ts').Store & {
+    /** Brings the schema to the latest version (once per store); resolves that version. */
+    migrate(): Promise<number>
+  }
   /** What the store calls; a `pg` Pool or Client fits as is. */
   type Client = {
     query(text: string, params?: unknown[]): Promise<{ rows: unknown[]; rowCount?: number | null }>

@@ -62,6 +62,63 @@ describe('redis', () => {
     }
   })
 
+  test('behavior: buckets and values carry TTLs, so Redis bounds its own growth', async () => {
+    const prefix = `${run}ttl:`
+    const store = redis(client, { prefix })
+    try {
+      // A bucket expires once it would be full again: 2 tokens short at 4/s = 500 ms.
+      await store.take!('b', { capacity: 2, refillPerSecond: 4, cost: 2 })
+      const pttl = await client.pttl(`${prefix}bucket:b`)
+      assert.ok(pttl > 400 && pttl <= 502, String(pttl))
+      await store.putValue!('v', 'x', Date.now() + 200)
+      assert.ok((await client.pttl(`${prefix}value:v`)) > 100)
+      await store.claim('c', Date.now() + 200)
+      await new Promise((r) => setTimeout(r, 650))
+      assert.equal(await client.exists(`${prefix}bucket:b`, `${prefix}value:v`, `${prefix}claim:c`), 0)
+    } finally {
+      await store.close()
+      await drop(prefix)
+    }
+  })
+
+  test('behavior: parallel takes through separate connections share one bucket', async () => {
+    const prefix = `${run}shared:`
+    const clients = Array.from({ length: 3 }, () => new Redis({ host: '127.0.0.1', port: 6379 }))
+    const stores = clients.map((c) => redis(c, { prefix }))
+    try {
+      const now = Date.now()
+      const results = await Promise.all(
+        Array.from({ length: 90 }, (_, i) => stores[i % 3]!.take!('shared', { capacity: 25, refillPerSecond: 0.001 }, now)),
+      )
+      assert.equal(results.filter((r) => r.allowed).length, 25)
+    } finally {
+      await Promise.all(clients.map((c) => c.quit()))
+      await drop(prefix)
+    }
+  })
+
+  test('behavior: without eval the store has no take; a NOSCRIPT reply falls back to eval', async () => {
+    const base = { set: client.set.bind(client), get: client.get.bind(client), del: client.del.bind(client) } as redis.Client
+    assert.equal(redis(base).take, undefined)
+    const prefix = `${run}noscript:`
+    // A server that forgot its scripts (restart, SCRIPT FLUSH), without flushing the shared one.
+    let evals = 0
+    const forgetful: redis.Client = {
+      ...base,
+      evalsha: async () => { throw new Error('NOSCRIPT No matching script. Please use EVAL.') },
+      eval: (...a: [string, number, ...string[]]) => (evals++, client.eval(...a)),
+    }
+    const store = redis(forgetful, { prefix })
+    try {
+      assert.equal((await store.take!('k', { capacity: 1, refillPerSecond: 1 })).allowed, true)
+      assert.equal((await store.take!('k', { capacity: 1, refillPerSecond: 1 })).allowed, false)
+      assert.equal(evals, 2)
+    } finally {
+      await store.close()
+      await drop(prefix)
+    }
+  })
+
   test('behavior: close does not quit the injected client', async () => {
     const store = redis(client, { prefix: `${run}close:` })
     await store.close()

@@ -1,13 +1,41 @@
 /**
- * Redis store over an injected client (ioredis, or any object with the same `set`/`get`/`del`).
- * Claims are `SET key 1 PX ttl NX`; Redis expires keys itself, so `prune` is a no-op.
+ * Redis store over an injected client (ioredis, or any object with the same `set`/`get`/`del`,
+ * plus `eval`/`evalsha` for rate limits). Claims are `SET key 1 PX ttl NX`; token buckets are one
+ * Lua script; every key carries a TTL and Redis expires keys itself, so `prune` is a no-op.
  * @module
  */
+import { createHash } from 'node:crypto'
 import { TurnpikeError } from '../Errors.ts'
 import type { InvoiceRecord, Store } from '../Store.ts'
+import { checkTake, result } from './bucket.ts'
+import { checkQuery, pageOf } from '../internal/invoiceQuery.ts'
 
 /**
- * A {@link Store} in Redis under `prefix` (`<prefix>claim:<key>`, `<prefix>invoice:<paymentHash>`).
+ * The token bucket as one Lua script, so it is atomic on the server. Numbers travel as strings
+ * (Lua integers would truncate fractions); the key expires once the bucket would be full again.
+ */
+const takeScript = `
+local cap, rate, cost, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local v = redis.call('HMGET', KEYS[1], 't', 'u')
+local level, updated = cap, now
+if v[1] and v[2] then
+  updated = tonumber(v[2])
+  level = math.min(cap, tonumber(v[1]) + math.max(0, now - updated) * rate / 1000)
+end
+local granted = 0
+if level >= cost then
+  level = level - cost
+  granted = 1
+end
+if now > updated then updated = now end
+redis.call('HSET', KEYS[1], 't', string.format('%.17g', level), 'u', string.format('%.17g', updated))
+redis.call('PEXPIRE', KEYS[1], string.format('%d', math.max(1, math.ceil((cap - level) * 1000 / rate) + 1)))
+return {granted, string.format('%.17g', level)}`
+const takeSha = createHash('sha1').update(takeScript).digest('hex')
+
+/**
+ * A {@link Store} in Redis under `prefix` (`<prefix>claim:<key>`, `<prefix>invoice:<paymentHash>`,
+ * `<prefix>bucket:<key>`, `<prefix>value:<key>`).
  *
  * @remarks
  * The store never connects, quits or disconnects `client`: `close()` only makes later calls reject.
@@ -73,6 +101,59 @@ export function redis(client: redis.Client, o: redis.Options = {}): Store {
     prune() {
       return use(async () => 0)
     },
+    ...(typeof client.eval === 'function'
+      ? {
+          async take(key: string, limit: Parameters<NonNullable<Store['take']>>[1], now = Date.now()) {
+            const l = checkTake(key, limit, now)
+            const k = `${prefix}bucket:${key}`
+            const args = [String(l.capacity), String(l.refillPerSecond), String(l.cost), String(now)]
+            return use(async () => {
+              let reply: unknown
+              try {
+                if (typeof client.evalsha !== 'function') throw new Error('NOSCRIPT no evalsha')
+                reply = await client.evalsha(takeSha, 1, k, ...args)
+              } catch (e) {
+                if (!/NOSCRIPT/.test(String((e as Error)?.message))) throw e
+                reply = await client.eval!(takeScript, 1, k, ...args)
+              }
+              const [granted, level] = reply as [number, string]
+              return result(l, Number(granted) === 1, Number(level))
+            })
+          },
+        }
+      : {}),
+    putValue(key, value, expiresAt) {
+      if (!Number.isFinite(expiresAt)) {
+        return Promise.reject(new TypeError('putValue: expiresAt must be finite unix ms'))
+      }
+      return use(async () => (await client.set(`${prefix}value:${key}`, String(value), 'PX', ttl(expiresAt), 'NX')) === 'OK')
+    },
+    getValue(key) {
+      return use(async () => (await client.get(`${prefix}value:${key}`)) ?? undefined)
+    },
+    deleteValue(key) {
+      return use(async () => void (await client.del(`${prefix}value:${key}`)))
+    },
+    ...(typeof client.scan === 'function'
+      ? {
+          // Admin only: SCANs every invoice key (Redis keeps no index), then sorts in memory.
+          async listInvoices(q: Parameters<NonNullable<Store['listInvoices']>>[0]) {
+            checkQuery(q)
+            return use(async () => {
+              const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}invoice:*`
+              const records: InvoiceRecord[] = []
+              let cursor = '0'
+              do {
+                const [next, keys] = await client.scan!(cursor, 'MATCH', match, 'COUNT', '1000')
+                cursor = String(next)
+                const values = await Promise.all(keys.map((k) => client.get(k)))
+                for (const v of values) if (typeof v === 'string') records.push(parse(v))
+              } while (cursor !== '0')
+              return pageOf(records, q)
+            })
+          },
+        }
+      : {}),
     async close() {
       closed = true
     },
@@ -85,6 +166,11 @@ export declare namespace redis {
     set(key: string, value: string, px: 'PX', milliseconds: number, nx: 'NX'): Promise<unknown>
     get(key: string): Promise<string | null | undefined>
     del(key: string): Promise<unknown>
+    /** For rate limits (`take`); without it the store has no `take`. */
+    eval?(script: string, numKeys: number, ...args: string[]): Promise<unknown>
+    evalsha?(sha1: string, numKeys: number, ...args: string[]): Promise<unknown>
+    /** For the admin API's transaction list (`listInvoices`); without it the store has none. */
+    scan?(cursor: string, ...args: string[]): Promise<[cursor: string, keys: string[]]>
   }
   /** Options for {@link redis}. */
   type Options = {

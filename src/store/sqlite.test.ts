@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { after, describe, test } from 'node:test'
 import { promisify } from 'node:util'
@@ -105,15 +105,52 @@ describe('sqlite', () => {
     await second.close()
   })
 
-  test('behavior: WAL journal, schema version 1, directory created 0700', async () => {
+  test('behavior: WAL journal, schema version 2, directory created 0700', async () => {
     const path = join(root, 'deep', 'er', 'turnpike.db')
     const store = sqlite({ path })
     await store.close()
     assert.equal(statSync(join(root, 'deep', 'er')).mode & 0o777, 0o700)
     const db = new DatabaseSync(path)
     assert.deepEqual({ ...db.prepare('PRAGMA journal_mode').get() }, { journal_mode: 'wal' })
-    assert.deepEqual({ ...db.prepare('PRAGMA user_version').get() }, { user_version: 1 })
+    assert.deepEqual({ ...db.prepare('PRAGMA user_version').get() }, { user_version: 2 })
     db.close()
+  })
+
+  test('behavior: a version-1 file is migrated to 2 and keeps its rows', async () => {
+    const path = file()
+    mkdirSync(dirname(path), { recursive: true })
+    const db = new DatabaseSync(path)
+    db.exec(`CREATE TABLE claims (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+      CREATE TABLE invoices (payment_hash TEXT PRIMARY KEY, payment_request TEXT NOT NULL,
+        amount_msat TEXT NOT NULL, route TEXT NOT NULL, token_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+      INSERT INTO claims VALUES ('old', ${later()});
+      PRAGMA user_version = 1;`)
+    db.close()
+    const store = sqlite({ path, pruneIntervalMs: 0 })
+    try {
+      assert.equal(await store.claim('old', later()), false)
+      assert.equal((await store.take!('k', { capacity: 1, refillPerSecond: 1 })).allowed, true)
+      assert.equal(await store.putValue!('v', 'x', later()), true)
+    } finally {
+      await store.close()
+    }
+  })
+
+  test('behavior: two instances on one file share token buckets', async () => {
+    const path = file()
+    const a = sqlite({ path, pruneIntervalMs: 0 })
+    const b = sqlite({ path, pruneIntervalMs: 0 })
+    try {
+      const now = Date.now()
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).take!('shared', { capacity: 15, refillPerSecond: 0.001 }, now)),
+      )
+      assert.equal(results.filter((r) => r.allowed).length, 15)
+    } finally {
+      await a.close()
+      await b.close()
+    }
   })
 
   test('behavior: the prune interval deletes expired rows', async () => {

@@ -8,9 +8,11 @@ import { dirname } from 'node:path'
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { TurnpikeError } from '../Errors.ts'
 import type { InvoiceRecord, Store } from '../Store.ts'
+import { checkTake, result } from './bucket.ts'
+import { checkQuery, encodeCursor } from '../internal/invoiceQuery.ts'
 
 /** Schema version kept in `PRAGMA user_version`. */
-const VERSION = 1
+const VERSION = 2
 
 const migrations: readonly string[] = [
   // 0 → 1
@@ -21,6 +23,12 @@ const migrations: readonly string[] = [
      amount_msat TEXT NOT NULL, route TEXT NOT NULL, token_id TEXT NOT NULL,
      created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
    CREATE INDEX IF NOT EXISTS invoices_expires_at ON invoices (expires_at);`,
+  // 1 → 2: token buckets (rate limits) and short-lived values (challenge reuse)
+  `CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL,
+     updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, granted INTEGER NOT NULL);
+   CREATE INDEX IF NOT EXISTS buckets_expires_at ON buckets (expires_at);
+   CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL);
+   CREATE INDEX IF NOT EXISTS kv_expires_at ON kv (expires_at);`,
 ]
 
 /**
@@ -62,6 +70,7 @@ export function sqlite(o: sqlite.Options): Store {
   }
 
   let closed = false
+  let list: StatementSync | undefined
   const use = <T>(fn: () => T): Promise<T> => {
     if (closed) return Promise.reject(unavailable(new Error('store is closed')))
     try {
@@ -71,7 +80,8 @@ export function sqlite(o: sqlite.Options): Store {
     }
   }
   const prune = (now: number): number =>
-    Number(q.pruneClaims.run(now).changes) + Number(q.pruneInvoices.run(now).changes)
+    Number(q.pruneClaims.run(now).changes) + Number(q.pruneInvoices.run(now).changes) +
+    Number(q.pruneBuckets.run(now).changes) + Number(q.pruneValues.run(now).changes)
 
   const interval = o.pruneIntervalMs ?? 60_000
   const sweep = (): void => void use(() => prune(Date.now())).catch(() => {})
@@ -102,8 +112,55 @@ export function sqlite(o: sqlite.Options): Store {
         return row === undefined ? undefined : toRecord(row)
       })
     },
+    listInvoices(query) {
+      let c: ReturnType<typeof checkQuery>
+      try {
+        c = checkQuery(query)
+      } catch (e) {
+        return Promise.reject(e)
+      }
+      return use(() => {
+        // Admin only: prepared on demand, not kept with the request-path statements.
+        list ??= db.prepare(
+          `SELECT * FROM invoices WHERE (:route IS NULL OR route = :route) AND created_at >= :since AND created_at < :until
+             AND (created_at < :at OR (created_at = :at AND payment_hash < :hash))
+           ORDER BY created_at DESC, payment_hash DESC LIMIT :limit`,
+        )
+        const rows = list.all({
+          route: query.route ?? null, since: query.since ?? 0, until: query.until ?? 8.64e15,
+          at: c.cursor?.createdAt ?? 8.64e15, hash: c.cursor?.paymentHash ?? '', limit: c.limit + 1,
+        }) as Row[]
+        const invoices = rows.slice(0, c.limit).map(toRecord)
+        return rows.length > c.limit ? { invoices, next: encodeCursor(invoices[invoices.length - 1]!) } : { invoices }
+      })
+    },
     prune(now = Date.now()) {
       return use(() => prune(now))
+    },
+    take(key, limit, now = Date.now()) {
+      let l: ReturnType<typeof checkTake>
+      try {
+        l = checkTake(key, limit, now)
+      } catch (e) {
+        return Promise.reject(e)
+      }
+      return use(() => {
+        const { capacity: cap, refillPerSecond: rate, cost } = l
+        const row = q.take.get({ key, cap, rate, cost, now }) as { tokens: number; granted: number }
+        return result(l, row.granted === 1, row.tokens)
+      })
+    },
+    putValue(key, value, expiresAt) {
+      if (!Number.isFinite(expiresAt)) {
+        return Promise.reject(new TypeError('putValue: expiresAt must be finite unix ms'))
+      }
+      return use(() => Number(q.putValue.run(key, String(value), Math.ceil(expiresAt), Date.now()).changes) === 1)
+    },
+    getValue(key) {
+      return use(() => (q.getValue.get(key, Date.now()) as { value: string } | undefined)?.value)
+    },
+    deleteValue(key) {
+      return use(() => void q.deleteValue.run(key))
     },
     async close() {
       if (closed) return
@@ -172,7 +229,13 @@ function migrate(db: DatabaseSync): void {
   }
 }
 
-type Statements = 'claim' | 'release' | 'putInvoice' | 'getInvoice' | 'pruneClaims' | 'pruneInvoices'
+type Statements =
+  | 'claim' | 'release' | 'putInvoice' | 'getInvoice' | 'pruneClaims' | 'pruneInvoices'
+  | 'take' | 'putValue' | 'getValue' | 'deleteValue' | 'pruneBuckets' | 'pruneValues'
+
+/** The refilled level of the stored bucket (SET expressions see the row before the update). */
+const level = 'min(:cap, buckets.tokens + max(0, :now - buckets.updated_at) * :rate / 1000.0)'
+const after = `CASE WHEN ${level} >= :cost THEN ${level} - :cost ELSE ${level} END`
 
 /** Prepares every statement once; they are held privately for the store's lifetime. */
 function prepare(db: DatabaseSync): Record<Statements, StatementSync> {
@@ -191,6 +254,28 @@ function prepare(db: DatabaseSync): Record<Statements, StatementSync> {
     getInvoice: db.prepare('SELECT * FROM invoices WHERE payment_hash = ?'),
     pruneClaims: db.prepare('DELETE FROM claims WHERE expires_at <= ?'),
     pruneInvoices: db.prepare('DELETE FROM invoices WHERE expires_at <= ?'),
+    // One statement, so atomic across processes: a new bucket starts full and pays `cost`; an
+    // existing one is refilled for the time since its last use, then pays if it can. The row may be
+    // pruned once it would be full again (`expires_at`).
+    take: db.prepare(
+      `INSERT INTO buckets (key, tokens, updated_at, expires_at, granted)
+       VALUES (:key, :cap - :cost, :now, :now + CAST(:cost * 1000.0 / :rate AS INTEGER) + 1, 1)
+       ON CONFLICT (key) DO UPDATE SET
+         granted = ${level} >= :cost,
+         tokens = ${after},
+         updated_at = max(buckets.updated_at, :now),
+         expires_at = max(buckets.updated_at, :now) + CAST((:cap - ${after}) * 1000.0 / :rate AS INTEGER) + 1
+       RETURNING tokens, granted`,
+    ),
+    putValue: db.prepare(
+      `INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+       WHERE kv.expires_at <= ?`,
+    ),
+    getValue: db.prepare('SELECT value FROM kv WHERE key = ? AND expires_at > ?'),
+    deleteValue: db.prepare('DELETE FROM kv WHERE key = ?'),
+    pruneBuckets: db.prepare('DELETE FROM buckets WHERE expires_at <= ?'),
+    pruneValues: db.prepare('DELETE FROM kv WHERE expires_at <= ?'),
   }
 }
 

@@ -1,0 +1,107 @@
+/** Helpers for tests that run real `turnpike serve` processes and cut network paths. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import http from 'node:http'
+import net, { type AddressInfo, type Socket } from 'node:net'
+import { fileURLToPath } from 'node:url'
+
+const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
+
+export type Served = { child: ChildProcess; url: string; logs(): string; stop(): Promise<number | null> }
+
+/**
+ * Spawns `turnpike serve …` and resolves once a log line matches `ready` (default: the first
+ * `listening on <url>`), with the URL from that line.
+ */
+export async function serve(args: string[], env: NodeJS.ProcessEnv = {}, o: { ready?: RegExp; timeoutMs?: number } = {}): Promise<Served> {
+  const child = spawn(process.execPath, [bin, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let logs = ''
+  const ready = o.ready ?? /listening on (http:\/\/\S+)/
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`serve did not start:\n${logs}`)), o.timeoutMs ?? 60_000)
+    const check = (d: Buffer) => {
+      logs += d
+      const m = ready.exec(logs)
+      if (m) {
+        clearTimeout(t)
+        resolve(m[1]!)
+      }
+    }
+    child.stdout!.on('data', check)
+    child.stderr!.on('data', check)
+    child.once('exit', (code) => {
+      clearTimeout(t)
+      reject(new Error(`serve exited ${code}:\n${logs}`))
+    })
+  })
+  const stop = () =>
+    new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode)
+      child.once('exit', (code) => resolve(code))
+      child.kill('SIGTERM')
+    })
+  return { child, url, logs: () => logs, stop }
+}
+
+/** One HTTP request on a fresh connection (no keep-alive), so a cluster spreads them over workers. */
+export function request(url: string, o: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: o.method ?? 'GET', headers: o.headers, agent: false }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => (body += c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+    })
+    req.on('error', reject)
+    req.end(o.body)
+  })
+}
+
+/** A TCP relay to `target` that a test can cut (refusing and dropping connections) and restore. */
+export async function tcpProxy(target: { host: string; port: number }) {
+  const sockets = new Set<Socket>()
+  let up = true
+  const server = net.createServer((client) => {
+    if (!up) return client.destroy()
+    const upstream = net.connect(target.port, target.host)
+    sockets.add(client).add(upstream)
+    const drop = () => {
+      client.destroy()
+      upstream.destroy()
+      sockets.delete(client)
+      sockets.delete(upstream)
+    }
+    client.on('error', drop).on('close', drop)
+    upstream.on('error', drop).on('close', drop)
+    client.pipe(upstream).pipe(client)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const { port } = server.address() as AddressInfo
+  return {
+    port,
+    /** Drops every relayed connection and refuses new ones. */
+    cut() {
+      up = false
+      for (const s of sockets) s.destroy()
+      sockets.clear()
+    },
+    restore() {
+      up = true
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        up = false
+        for (const s of sockets) s.destroy()
+        server.close(() => r())
+      }),
+  }
+}
+
+/** Polls `fn` until it returns true (or throws after `timeoutMs`). */
+export async function until(fn: () => Promise<boolean>, timeoutMs = 15_000, everyMs = 100): Promise<number> {
+  const started = Date.now()
+  for (;;) {
+    if (await fn()) return Date.now() - started
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
