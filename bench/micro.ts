@@ -12,7 +12,7 @@
  *   recovery), plus light-bolt11-decoder's decode (no signature check) for reference;
  * - the gateway core's challenge (decide() for an unpaid request on the memory store, no HTTP).
  */
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import macaroonJs from 'macaroon'
 import { decode as lightDecode } from 'light-bolt11-decoder'
@@ -111,8 +111,11 @@ const caveats = [
 const minted = Macaroon.mint({ rootKey, identifier, location: 'lsat', caveats })
 const bytes = Macaroon.encode(minted)
 
-// Cross-check: the npm package verifies turnpike's token (so both sides do the same work).
+// Cross-checks: the npm package verifies turnpike's token (so both sides do the same work), and
+// Token.rootKey (which reuses a key object) equals a plain HMAC-SHA256 under the secret.
 mjs.importMacaroon(bytes).verify(rootKey, () => null)
+const plainRootKey = createHmac('sha256', secret).update('turnpike/root-key/v0\0').update(identifier).digest()
+if (!plainRootKey.equals(rootKey)) throw new Error('Token.rootKey differs from HMAC-SHA256(secret, label ‖ identifier)')
 
 results.push(
   bench('macaroon mint (4 caveats)', 'turnpike', 'mint: HMAC chain + V2 binary', () => Macaroon.encode(Macaroon.mint({ rootKey, identifier, location: 'lsat', caveats }))),

@@ -13,13 +13,13 @@
  * docs/benchmarks.md. `--help` lists the options.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { load, type Generator, type LoadResult, type LoadSpec } from './lib/load.ts'
-import { exec, freePort, readyHttp, readyLine, repin, sample, startServer, type Server } from './lib/proc.ts'
+import { busyShare, cpuTimes, exec, freePort, readyHttp, readyLine, repin, sample, setNice, startServer, type Server } from './lib/proc.ts'
 import { markdown, svg, type MicroResult, type RoundRecord, type RunResult, type ScenarioSummary, type Target } from './lib/report.ts'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -32,10 +32,13 @@ const help = `npm run bench [-- options]
   --rounds <n>          interleaved rounds per scenario (quick 2, full 5)
   --duration <s>        seconds per throughput run (quick 3, full 8)
   --connections <n>     concurrent connections (default 50)
+  --creds <n>           per-request credentials per round and scenario (quick 3000, full 14000)
   --generator <g>       wrk (default when installed) or autocannon
   --only <ids>          comma list of scenario ids: direct,bare,nginx,pass,sqlite,redis,challenge,workers,forward-auth
   --no-micro            skip the micro-benchmarks
   --no-pin              do not pin processes to CPUs (default: load + upstream on CPU 0, proxy on the last CPU)
+  --nice                run the servers and the load generator at nice -10 (root only): on a shared machine
+                        the other processes then take less from the measurement (and are slowed down)
   --redis <url>         Redis for scenario 6 (default redis://127.0.0.1:6379/14)
   --docs / --no-docs    write the generated section of docs/benchmarks.md (default: full runs only)
   --keep                keep the temporary directory (logs, configs, credentials)
@@ -48,10 +51,12 @@ const { values: opt } = parseArgs({
     rounds: { type: 'string' },
     duration: { type: 'string' },
     connections: { type: 'string' },
+    creds: { type: 'string' },
     generator: { type: 'string' },
     only: { type: 'string' },
     'no-micro': { type: 'boolean' },
     'no-pin': { type: 'boolean' },
+    nice: { type: 'boolean' },
     redis: { type: 'string' },
     docs: { type: 'boolean' },
     'no-docs': { type: 'boolean' },
@@ -66,15 +71,16 @@ if (opt.help) {
 }
 
 const mode: 'quick' | 'full' = opt.quick && !opt.full ? 'quick' : 'full'
-const profile =
+const base =
   mode === 'quick'
-    ? { rounds: 2, durationS: 3, pacedS: 2, warmupS: 1, perRequestPerRound: 5_000 }
-    : { rounds: 5, durationS: 8, pacedS: 4, warmupS: 2, perRequestPerRound: 14_000 }
+    ? { rounds: 2, durationS: 3, pacedS: 2, warmupS: 1, perRequestPerRound: 3_000, warmCreds: 500, quietWaitS: 0 }
+    : { rounds: 5, durationS: 8, pacedS: 4, warmupS: 2, perRequestPerRound: 14_000, warmCreds: 2_000, quietWaitS: 5 }
+const profile = opt.creds ? { ...base, perRequestPerRound: Number(opt.creds), warmCreds: Math.min(base.warmCreds, Number(opt.creds)) } : base
 const rounds = Number(opt.rounds ?? profile.rounds)
 const durationS = Number(opt.duration ?? profile.durationS)
 const connections = Number(opt.connections ?? 50)
-/** Per-connection pause of the paced runs: 50 connections × 1 request / ~50 ms ≈ 1,000 req/s. */
-const pauseMs = 50
+/** Per-connection pause of the paced runs: 50 connections × 1 request / ~100 ms ≈ 500 req/s. */
+const pauseMs = 100
 const redisUrl = opt.redis ?? 'redis://127.0.0.1:6379/14'
 const started = new Date()
 const t0 = performance.now()
@@ -166,6 +172,8 @@ type Scenario = {
   readonly group: 'baseline' | 'nginx' | 'turnpike'
   skipped?: string
   server?: Server
+  /** Further processes that belong to the system under test (CPU and RSS are summed). */
+  also?: Server[]
   url?: string
   /** CPUs the system under test runs on during its runs (undefined = all). */
   sutCpus?: string | undefined
@@ -220,6 +228,7 @@ async function main() {
     ? `load generator and upstream on CPU ${loadCpus}, the proxy under test alone on CPU ${sutCpus} (taskset), so "one core" means one core; ` +
       `scenario 1 moves the upstream to CPU ${sutCpus} for its runs; Redis (a system service) is not pinned; the machine is shared with other work`
     : 'not pinned'
+  if (opt.nice) setNice(-10)
   const only = opt.only ? new Set(opt.only.split(',').map((s) => s.trim())) : undefined
   const notes: string[] = []
 
@@ -234,7 +243,7 @@ async function main() {
   let micro: MicroResult[] = []
   if (!opt['no-micro'] && (!only || only.has('micro'))) {
     log('micro-benchmarks')
-    const out = await exec(node, [join(root, 'bench/micro.ts'), ...(mode === 'quick' ? ['--quick'] : [])], { cpus: sutCpus, timeoutMs: 300_000 })
+    const out = await exec(node, [join(root, 'bench/micro.ts'), ...(mode === 'quick' ? ['--quick'] : [])], { cpus: sutCpus, timeoutMs: 300_000, nice: true })
     micro = JSON.parse(out.split('\n').find((l) => l.startsWith('RESULT '))!.slice(7)) as MicroResult[]
   }
 
@@ -264,12 +273,11 @@ async function main() {
   const serveHelp = await exec(node, [bin, 'serve', '--help']).catch(() => '')
   if (!/--workers\b/.test(serveHelp)) byId('workers').skipped = '`turnpike serve --help` has no --workers yet (cluster workers not implemented)'
   else if (cores < 2) byId('workers').skipped = 'needs at least 2 CPUs'
-  const faDir = existsSync(join(root, 'src/forward-auth'))
-  const cliHelp = await exec(node, [bin, '--help']).catch(() => '')
-  if (!faDir) byId('forward-auth').skipped = 'src/forward-auth does not exist yet'
-  else if (!/forward-auth/.test(cliHelp)) byId('forward-auth').skipped = 'src/forward-auth exists but there is no `turnpike forward-auth` command yet'
-  else byId('forward-auth').skipped = 'forward-auth exists; the nginx auth_request driver is not wired into bench/run.ts yet'
-  if (!tools.nginx && !byId('forward-auth').skipped) byId('forward-auth').skipped = 'nginx is not installed'
+  const faExample = join(root, 'examples/nginx')
+  if (!existsSync(join(root, 'src/forward-auth'))) byId('forward-auth').skipped = 'src/forward-auth does not exist yet'
+  else if (!/--forward-auth\b/.test(serveHelp)) byId('forward-auth').skipped = 'src/forward-auth exists but `turnpike serve --help` has no --forward-auth yet'
+  else if (!existsSync(join(faExample, 'default.conf.template'))) byId('forward-auth').skipped = 'examples/nginx (the shipped auth_request config) is missing'
+  else if (!tools.nginx) byId('forward-auth').skipped = 'nginx is not installed'
   const needRedis = !byId('redis').skipped || !byId('redis@paced').skipped
   if (needRedis && !(await redisUp(redisUrl))) {
     byId('redis').skipped = byId('redis@paced').skipped = `no Redis answering at ${redisUrl}`
@@ -292,22 +300,9 @@ async function main() {
     const port = await freePort()
     const dir = join(tmp, 'nginx')
     mkdirSync(dir, { recursive: true, mode: 0o755 })
-    const asRoot = process.getuid?.() === 0
     writeFileSync(
       join(dir, 'nginx.conf'),
-      `${asRoot ? 'user nobody nogroup;\n' : ''}worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream bench_upstream {
+      nginxMain(dir, `upstream bench_upstream {
     server 127.0.0.1:${upstream.port};
     keepalive 128;
   }
@@ -324,9 +319,7 @@ http {
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Forwarded-Host $http_host;
     }
-  }
-}
-`,
+  }`),
     )
     try {
       const ng = await startServer({
@@ -336,7 +329,7 @@ http {
       servers.push(ng)
       Object.assign(byId('nginx'), { server: ng, url: `http://127.0.0.1:${port}`, sutCpus, note: '1 worker process' })
     } catch (e) {
-      byId('nginx').skipped = `nginx did not start: ${(e as Error).message}`
+      byId('nginx').skipped = `nginx did not start: ${(e as Error).message} ${tail(join(dir, 'error.log'))}`
     }
   }
 
@@ -348,6 +341,7 @@ http {
     { id: 'redis', access: 'per-request', store: { type: 'redis', url: redisUrl }, cpus: sutCpus, scenarios: ['redis', 'redis@paced'] },
     { id: 'challenge', access: 'per-request', store: 'sqlite', cpus: sutCpus, scenarios: ['challenge'] },
     { id: 'workers', access: 'pass:1h', store: 'sqlite', cpus: undefined, extra: ['--workers', '2'], scenarios: ['workers'] },
+    { id: 'forward-auth', access: 'pass:1h', store: 'sqlite', cpus: sutCpus, extra: ['--forward-auth'], scenarios: ['forward-auth'] },
   ].filter((g) => g.scenarios.some((id) => !byId(id).skipped) || g.id === 'pass')
   const cfgFile = (g: Gw) => join(tmp, `${g.id}.json`)
   const gwPorts = new Map<string, number>()
@@ -356,18 +350,21 @@ http {
     gwPorts.set(g.id, port)
     const dataDir = join(tmp, `data-${g.id}`)
     const raw = {
-      listen: `127.0.0.1:${port}`, backend: 'dev', dataDir, store: g.store, upstream: upstreamUrl,
+      listen: `127.0.0.1:${port}`, backend: 'dev', dataDir, store: g.store,
+      ...(g.id === 'forward-auth' ? { forwardAuth: true } : { upstream: upstreamUrl }),
       routes: [{ name: 'api', path: '/*', price: '10sat', access: g.access }],
     }
     writeFileSync(cfgFile(g), JSON.stringify(raw, null, 2))
   }
 
   // ---- mint credentials before any gateway runs: pass (1), and per-request pools.
-  const paced = Math.ceil((connections * 1000) / pauseMs * profile.pacedS * 1.15) + connections + 100
-  const warm = Math.min(profile.perRequestPerRound, 2_000)
+  const paced = Math.ceil(((connections * 1000) / pauseMs) * profile.pacedS * 1.1) + connections + 100
+  const warm = profile.warmCreds
   const perStore = warm + paced + rounds * (profile.perRequestPerRound + paced)
   const jobs: { g: Gw; count: number; out: string }[] = []
   jobs.push({ g: gws.find((g) => g.id === 'pass')!, count: 1, out: join(tmp, 'creds-pass-0') })
+  const faGw = gws.find((g) => g.id === 'forward-auth')
+  if (faGw) jobs.push({ g: faGw, count: 1, out: join(tmp, 'creds-forward-auth-0') })
   for (const id of ['sqlite', 'redis']) {
     const g = gws.find((x) => x.id === id)
     if (!g) continue
@@ -405,6 +402,7 @@ http {
 
   // The same request everywhere (same path, same Authorization size) except the challenge path.
   for (const s of scenarios) if (!s.pool && s.id !== 'challenge') s.auth = passCred
+  if (faGw) byId('forward-auth').auth = readFileSync(join(tmp, 'creds-forward-auth-0'), 'utf8').trim()
 
   for (const g of gws) {
     const port = gwPorts.get(g.id)!
@@ -418,7 +416,35 @@ http {
       servers.push(srv)
       for (const id of active) Object.assign(byId(id), { server: srv, url: `http://127.0.0.1:${port}`, sutCpus: g.cpus })
     } catch (e) {
-      for (const id of active) byId(id).skipped = `turnpike did not start: ${(e as Error).message}`
+      for (const id of active) byId(id).skipped = `turnpike did not start: ${(e as Error).message} ${tail(join(tmp, `turnpike-${g.id}.log`))}`
+    }
+  }
+
+  // ---- nginx auth_request in front of the forward-auth service: the shipped examples/nginx files,
+  // with upstream keepalive raised from 8 to 128 (8 idle connections for 50 clients means a new
+  // loopback connection per request or so, which exhausts ephemeral ports at these rates).
+  const fa = byId('forward-auth')
+  if (!fa.skipped && fa.server) {
+    const dir = join(tmp, 'nginx-fa')
+    mkdirSync(join(dir, 'conf.d'), { recursive: true, mode: 0o755 })
+    for (const f of ['turnpike.conf', 'turnpike-headers.conf']) symlinkSync(join(faExample, f), join(dir, f))
+    const port = await freePort()
+    const site = readFileSync(join(faExample, 'default.conf.template'), 'utf8')
+      .replaceAll('${TURNPIKE_ADDR}', `127.0.0.1:${fa.server.port}`)
+      .replaceAll('${APP_ADDR}', `127.0.0.1:${upstream.port}`)
+      .replaceAll('${SITE_PORT}', `127.0.0.1:${port}`)
+      .replace(/keepalive 8;/g, 'keepalive 128;')
+    writeFileSync(join(dir, 'conf.d', 'default.conf'), site)
+    writeFileSync(join(dir, 'nginx.conf'), nginxMain(dir, `include ${dir}/conf.d/*.conf;`))
+    try {
+      const ng = await startServer({
+        name: 'nginx-fa', cmd: 'nginx', args: ['-e', join(dir, 'error.log'), '-p', dir, '-c', join(dir, 'nginx.conf')], log: join(tmp, 'nginx-fa.log'), cpus: sutCpus,
+        ready: () => readyHttp(`http://127.0.0.1:${port}/`, port),
+      })
+      servers.push(ng)
+      Object.assign(fa, { also: [fa.server], server: ng, url: `http://127.0.0.1:${port}`, note: 'nginx (1 worker) and turnpike --forward-auth share the proxy CPU' })
+    } catch (e) {
+      fa.skipped = `nginx (auth_request) did not start: ${(e as Error).message} ${tail(join(dir, 'error.log'))}`
     }
   }
 
@@ -430,13 +456,25 @@ http {
     url: s.url!, path, connections, durationS: seconds, expect: s.expect, cpus: loadCpus,
     auth: s.auth, creds: s.pool ? s.pool.take(credCount) : undefined, pauseMs: s.kind === 'paced' ? pauseMs : undefined,
   })
-  const runOne = async (s: Scenario, seconds: number, credCount: number): Promise<{ load: LoadResult; cpuS: number; peak: number }> => {
+  /** Background CPU (other people's processes: ours are idle between runs); waits a little for a quieter moment. */
+  const quiet = async (): Promise<number> => {
+    const deadline = performance.now() + profile.quietWaitS * 1000
+    let b = await busyShare(200)
+    while (b > 0.5 && performance.now() < deadline) b = await busyShare(500)
+    return b
+  }
+  const runOne = async (s: Scenario, seconds: number, credCount: number) => {
+    const background = await quiet()
     if (s.movesUpstream && pin) await repin(s.server!.pid, sutCpus!)
     try {
-      const before = sample(s.server!.pid)
+      const pids = [s.server!, ...(s.also ?? [])].map((x) => x.pid)
+      const sampleAll = () => pids.map(sample).reduce((a, b) => ({ cpuS: a.cpuS + b.cpuS, peakRssBytes: a.peakRssBytes + b.peakRssBytes }), { cpuS: 0, peakRssBytes: 0 })
+      const before = sampleAll()
+      const m0 = cpuTimes()
       const r = await load(generator, specFor(s, seconds, credCount))
-      const after = sample(s.server!.pid)
-      return { load: r, cpuS: after.cpuS - before.cpuS, peak: after.peakRssBytes }
+      const m1 = cpuTimes()
+      const after = sampleAll()
+      return { load: r, cpuS: after.cpuS - before.cpuS, peak: after.peakRssBytes, background, machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total) }
     } finally {
       if (s.movesUpstream && pin) await repin(s.server!.pid, loadCpus!)
       await sleep(250)
@@ -455,11 +493,11 @@ http {
       const seconds = s.kind === 'paced' ? profile.pacedS : durationS
       const count = s.kind === 'paced' ? paced : profile.perRequestPerRound
       const r = await runOne(s, seconds, count)
-      runs.push({ scenario: s.id, round, load: r.load, sutCpuS: r.cpuS, peakRssBytes: r.peak })
+      runs.push({ scenario: s.id, round, load: r.load, sutCpuS: r.cpuS, peakRssBytes: r.peak, backgroundPct: 100 * r.background, machineBusyPct: 100 * r.machineBusy })
       const l = r.load
       log(
         `  ${s.id.padEnd(14)} ${Math.round(l.rps).toString().padStart(7)} req/s  p50 ${l.latencyMs.p50.toFixed(2)} p99 ${l.latencyMs.p99.toFixed(2)} ms  ` +
-          `cpu ${((100 * r.cpuS) / l.durationS).toFixed(0)}%  ${l.unexpected + l.errors.connect + l.errors.read + l.errors.write + l.errors.timeout} err  ${l.durationS.toFixed(1)} s`,
+          `cpu ${((100 * r.cpuS) / l.durationS).toFixed(0)}%  bg ${(100 * r.background).toFixed(0)}%  ${l.unexpected + l.errors.connect + l.errors.read + l.errors.write + l.errors.timeout} err  ${l.durationS.toFixed(1)} s`,
       )
     }
   }
@@ -474,6 +512,7 @@ http {
   // ---- summaries
   const roundsOf = (id: string) => runs.filter((r) => r.scenario === id)
   const bareRps = new Map(roundsOf('bare').map((r) => [r.round, r.load.rps]))
+  const bareCpu = new Map(roundsOf('bare').map((r) => [r.round, r.sutCpuS / Math.max(1, r.load.ok)]))
   const bareP99 = new Map(roundsOf('bare').map((r) => [r.round, r.load.latencyMs.p99]))
   const pacedBareP99 = new Map(roundsOf('bare@paced').map((r) => [r.round, r.load.latencyMs.p99]))
   const summaries: ScenarioSummary[] = scenarios.map((s) => {
@@ -496,6 +535,8 @@ http {
       peakRssBytes: Math.max(...rs.map((r) => r.peakRssBytes)),
       cpuPct: median(rs.map((r) => (100 * r.sutCpuS) / r.load.durationS)),
       cpuUsPerReq: median(rs.map((r) => (1e6 * r.sutCpuS) / Math.max(1, r.load.ok))),
+      capacityRps: median(rs.map((r) => r.load.ok / Math.max(1e-9, r.sutCpuS))),
+      capacityVsBare: median(rs.filter((r) => bareCpu.has(r.round) && r.sutCpuS > 0).map((r) => bareCpu.get(r.round)! / (r.sutCpuS / Math.max(1, r.load.ok)))),
       vsBare: median(rs.filter((r) => bareRps.has(r.round)).map((r) => r.load.rps / bareRps.get(r.round)!)),
       addedP99Ms: median(rs.filter((r) => refP99.has(r.round)).map((r) => r.load.latencyMs.p99 - refP99.get(r.round)!)),
     }
@@ -504,10 +545,22 @@ http {
 
   // ---- targets
   const targets: Target[] = []
+  // A ratio is judged on measured throughput when both proxies had their core (SUT CPU ≥ 85%),
+  // otherwise on the CPU-normalised figure (which the other processes on a shared machine distort less).
+  const saturated = (x: ScenarioSummary) => (x.cpuPct ?? 0) >= 85
   const ratioTarget = (id: string, label: string, goal: number) => {
     const x = sum(id)
-    if (x.skipped || x.vsBare === undefined) return targets.push({ id: label, goal: `≥ ${goal * 100}% of bare proxy`, measured: 'not measured', pass: null, note: x.skipped })
-    targets.push({ id: label, goal: `≥ ${goal * 100}% of bare proxy`, measured: `${(x.vsBare * 100).toFixed(0)}% (${Math.round(x.rps!).toLocaleString('en-US')} vs ${Math.round(sum('bare').rps!).toLocaleString('en-US')} req/s)`, pass: x.vsBare >= goal })
+    const b = sum('bare')
+    if (x.skipped || x.vsBare === undefined || x.capacityVsBare === undefined) return targets.push({ id: label, goal: `≥ ${goal * 100}% of bare proxy`, measured: 'not measured', pass: null, note: x.skipped })
+    const useMeasured = saturated(x) && saturated(b)
+    const value = useMeasured ? x.vsBare : x.capacityVsBare
+    targets.push({
+      id: label, goal: `≥ ${goal * 100}% of bare proxy`,
+      measured: `${useMeasured ? '**' : ''}${(x.vsBare * 100).toFixed(0)}% measured${useMeasured ? '**' : ''} (${f0(x.rps)} vs ${f0(b.rps)} req/s); ` +
+        `${useMeasured ? '' : '**'}${(x.capacityVsBare * 100).toFixed(0)}% per core${useMeasured ? '' : '**'} (${f0(x.capacityRps)} vs ${f0(b.capacityRps)} req/s per core)`,
+      pass: value >= goal,
+      ...(useMeasured ? {} : { note: 'judged per core: the proxies did not get a full core' }),
+    })
   }
   ratioTarget('pass', 'pass throughput', 0.9)
   ratioTarget('sqlite', 'per-request throughput, SQLite', 0.8)
@@ -529,7 +582,15 @@ http {
   {
     const c = sum('challenge')
     if (c.skipped || c.rps === undefined) targets.push({ id: 'challenge path, one core, dev backend', goal: '≥ 2,000 challenges/s', measured: 'not measured', pass: null, note: c.skipped })
-    else targets.push({ id: 'challenge path, one core, dev backend', goal: '≥ 2,000 challenges/s', measured: `${Math.round(c.rps).toLocaleString('en-US')} /s (${Math.round(c.cpuUsPerReq ?? 0)} µs CPU each)`, pass: c.rps >= 2000 })
+    else {
+      const useMeasured = saturated(c)
+      targets.push({
+        id: 'challenge path, one core, dev backend', goal: '≥ 2,000 challenges/s',
+        measured: `${useMeasured ? '**' : ''}${f0(c.rps)}/s measured${useMeasured ? '**' : ''}; ${useMeasured ? '' : '**'}${f0(c.capacityRps)}/s per core${useMeasured ? '' : '**'} (${f0(c.cpuUsPerReq)} µs CPU each)`,
+        pass: (useMeasured ? c.rps : c.capacityRps!) >= 2000,
+        ...(useMeasured ? {} : { note: 'judged per core: the gateway did not get a full core' }),
+      })
+    }
   }
   {
     const m = micro.find((x) => x.group === 'full credential check')
@@ -537,6 +598,13 @@ http {
     else targets.push({ id: 'full credential check', goal: '≤ 30 µs', measured: `${m.us.toFixed(1)} µs wall, ${m.cpuUs.toFixed(1)} µs CPU (median)`, pass: m.us <= 30 })
   }
 
+  const bg = median(runs.map((r) => r.backgroundPct ?? 0)) ?? 0
+  const busy = median(runs.map((r) => r.machineBusyPct ?? 0)) ?? 0
+  notes.push(
+    `Background load from other processes on this shared machine, sampled just before each run: median ${bg.toFixed(0)}% of all CPUs ` +
+      `(max ${Math.max(0, ...runs.map((r) => r.backgroundPct ?? 0)).toFixed(0)}%); load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}. ` +
+      `All CPUs were ${busy.toFixed(0)}% busy during the runs (median).${opt.nice ? ' Servers and load generator ran at nice -10.' : ''}`,
+  )
   if (generator === 'wrk') notes.push('wrk is a closed-loop generator: at saturation, latency is mostly queueing, so the paced runs are the ones to read for added latency.')
   notes.push('The per-request credentials were minted by separate processes sharing the gateway\'s data directory (master secret, dev node key, store): a real 402 from `gateway.decide`, then `devNode.pay`.')
   const finished = new Date()
@@ -549,7 +617,7 @@ http {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     machine: info,
     settings: {
-      generator, connections, rounds, durationS, pacedDurationS: profile.pacedS, pauseMs, warmupS: profile.warmupS,
+      generator, connections, rounds, durationS, nice: opt.nice ? -10 : 0, pacedDurationS: profile.pacedS, pauseMs, warmupS: profile.warmupS,
       perRequestPerRound: profile.perRequestPerRound, pin: pin ? { load: loadCpus, sut: sutCpus } : null, pinNote, mintS, minted,
       redis: redisUrl, upstreamBodyBytes: 58,
     },
@@ -574,6 +642,40 @@ http {
   log(`results: bench/results/${stamp}.{json,md,svg}${writeDocs ? '; docs/benchmarks.md updated' : ''}`)
   if (opt.keep) log(`kept ${tmp}`)
   else rmSync(tmp, { recursive: true, force: true })
+  process.exit(0)
+}
+
+/** nginx.conf for a throwaway nginx: one worker, foreground, everything under `dir`. */
+function nginxMain(dir: string, http: string): string {
+  const asRoot = process.getuid?.() === 0
+  return `${asRoot ? 'user nobody nogroup;\n' : ''}worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  ${http}
+}
+`
+}
+
+/** The last lines of a log file, for an error message. */
+function tail(file: string, lines = 4): string {
+  try {
+    return `— log: ${readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join(' | ')}`
+  } catch {
+    return ''
+  }
+}
+
+function f0(x: number | undefined): string {
+  return x === undefined ? '–' : Math.round(x).toLocaleString('en-US')
 }
 
 function sign(x: number): string {

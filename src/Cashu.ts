@@ -13,6 +13,7 @@ import { appendFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TurnpikeError, is } from './Errors.ts'
 import type { Store } from './Store.ts'
+import type { CashuConfig } from './cashu/config.ts'
 import * as Crypto from './cashu/crypto.ts'
 import { mintClient, type BlindedMessage, type MintClient } from './cashu/mint.ts'
 import * as Nut11 from './cashu/nut11.ts'
@@ -22,15 +23,7 @@ import type { Outcome, Refused } from './internal/outcome.ts'
 
 export type Mode = 'swap' | 'p2pk'
 
-export type CashuConfig = {
-  /** Accepted mint URLs, normalised (no trailing slash). */
-  readonly mints: readonly string[]
-  readonly mode: Mode
-  /** p2pk: a token's locktime must lie at least this far ahead (seconds); absent locktime is fine. */
-  readonly lockHorizonSeconds: number
-  /** Bound on each mint request (ms). */
-  readonly timeoutMs: number
-}
+export type { CashuConfig }
 
 /** What was accepted: proofs the operator now holds (p2pk: still locked to the gateway key). */
 export type Received = {

@@ -6,9 +6,13 @@
 import { ConfigError } from './Errors.ts'
 import { parseDuration, parsePrice } from './internal/units.ts'
 import type { Network } from './Bolt11.ts'
+import { parseCashu, type CashuConfig } from './cashu/config.ts'
 import { nodeBackendTypes, parseNodeBackend, satOnlyBackends, type NodeBackendConfig } from './lightning/internal/backendConfig.ts'
 import { parseWalletBackend, walletBackendTypes, type WalletBackendConfig } from './lightning/walletConfig.ts'
 import * as Operator from './internal/operator.ts'
+import { parseCredits, type Credits } from './access/credits.ts'
+import { parseFreeAllowance, type FreeAllowance } from './access/free.ts'
+import { parsePriceHook, type PriceHook } from './access/priceHook.ts'
 import * as Limits from './ratelimit/config.ts'
 import { storeFromString } from './store/url.ts'
 import type { ChallengeLimit, RateLimit } from './ratelimit/config.ts'
@@ -16,7 +20,7 @@ import type { AdminConfig, DryRun, ManifestConfig, PageConfig } from './internal
 
 export type { AdminConfig, DryRun, ManifestConfig, PageConfig }
 
-export type Access = { readonly kind: 'per-request' } | { readonly kind: 'pass'; readonly seconds: number }
+export type Access = { readonly kind: 'per-request' } | { readonly kind: 'pass'; readonly seconds: number } | Credits
 
 /** Payment schemes a route offers, all backed by one invoice per challenge (protocols.md §8). */
 export type Scheme = 'l402' | 'payment' | 'cashu' | 'x402'
@@ -42,6 +46,16 @@ export type Route = {
   readonly hidden?: boolean
   /** Token bucket for this route, shared through the store; absent = unlimited. */
   readonly rateLimit?: RateLimit | undefined
+  /**
+   * Settlement detection (lightning/settlement.ts): `true` also accepts a macaroon without its
+   * preimage once the backend reports the invoice settled; `'strict'` additionally confirms every
+   * preimage credential with the backend on first use. Absent = preimage only, no backend call.
+   */
+  readonly autoDetect?: boolean | 'strict'
+  /** Requests per client address per period served free before payment is asked (access/free.ts). */
+  readonly freeAllowance?: FreeAllowance | undefined
+  /** Asked what each request costs; its answer replaces `priceMsat` (access/priceHook.ts). */
+  readonly priceHook?: PriceHook | undefined
 }
 
 export type BackendConfig = { readonly type: 'dev'; readonly network: Network } | NodeBackendConfig | WalletBackendConfig
@@ -88,6 +102,8 @@ export type Config = {
   readonly admin?: AdminConfig | undefined
   readonly manifest?: ManifestConfig
   readonly page?: PageConfig
+  /** Accepted Cashu mints and mode, for routes offering the `cashu` scheme. */
+  readonly cashu?: CashuConfig | undefined
 }
 
 type Issue = { path: string; message: string }
@@ -98,7 +114,7 @@ const routeNameRe = /^[a-z0-9][a-z0-9-]{0,62}$/
 const topKeys = [
   'listen', 'upstream', 'backend', 'store', 'dataDir', 'secretFile', 'challenge', 'upstreamTimeout',
   'trustProxy', 'dev', 'log', 'routes', 'lightning', 'admin', 'manifest', 'page', 'dryRun', 'forwardAuth',
-  'challengeLimit', 'workers',
+  'challengeLimit', 'workers', 'cashu',
 ]
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -139,13 +155,15 @@ function parseUrl(v: unknown, at: string, issues: Issue[], protocols = ['http:',
   }
 }
 
-function parseAccess(v: unknown, at: string, issues: Issue[]): Access {
+function parseAccess(v: unknown, at: string, issues: Issue[], cost?: unknown, route = at.slice(0, at.lastIndexOf('.'))): Access {
+  if (typeof v === 'string' && v.startsWith('credits:')) return parseCredits(v, cost, route, issues) ?? { kind: 'per-request' }
+  parseCredits(v, cost, route, issues)
   if (v === undefined || v === 'per-request') return { kind: 'per-request' }
   if (typeof v === 'string' && v.startsWith('pass:')) {
     const seconds = parseDuration(v.slice(5))
     if (seconds !== undefined) return { kind: 'pass', seconds }
   }
-  issues.push({ path: at, message: `must be "per-request" or "pass:<duration>" (e.g. pass:1h), got ${JSON.stringify(v)}` })
+  issues.push({ path: at, message: `must be "per-request", "pass:<duration>" (e.g. pass:1h) or "credits:<N>" (e.g. credits:100, credits:5000sat), got ${JSON.stringify(v)}` })
   return { kind: 'per-request' }
 }
 
@@ -155,7 +173,10 @@ function parseRoute(v: unknown, i: number, issues: Issue[]): Route | undefined {
     issues.push({ path: at, message: 'must be an object' })
     return undefined
   }
-  unknownKeys(v, ['name', 'host', 'path', 'methods', 'price', 'access', 'upstream', 'description', 'schemes', 'dryRun', 'hidden', 'rateLimit'], at, issues)
+  unknownKeys(v, ['name', 'host', 'path', 'methods', 'price', 'access', 'upstream', 'description', 'schemes', 'dryRun', 'hidden', 'rateLimit', 'autoDetect', 'cost', 'freeAllowance', 'priceHook'], at, issues)
+  if (v.autoDetect !== undefined && v.autoDetect !== true && v.autoDetect !== false && v.autoDetect !== 'strict') {
+    issues.push({ path: `${at}.autoDetect`, message: 'must be true, false or "strict"' })
+  }
   const name = v.name ?? `route-${i}`
   if (typeof name !== 'string' || !routeNameRe.test(name)) {
     issues.push({ path: `${at}.name`, message: 'must match [a-z0-9][a-z0-9-]* (it is bound into tokens)' })
@@ -181,7 +202,8 @@ function parseRoute(v: unknown, i: number, issues: Issue[]): Route | undefined {
   if (priceMsat === undefined) {
     issues.push({ path: `${at}.price`, message: 'must be a price like 10sat, 2500msat or 0 (free)' })
   }
-  const access = parseAccess(v.access, `${at}.access`, issues)
+  const access = parseAccess(v.access, `${at}.access`, issues, v.cost)
+  if (access.kind === 'credits' && priceMsat === 0n) issues.push({ path: `${at}.price`, message: 'a credits route needs a price: what one bundle costs' })
   const upstream = parseUrl(v.upstream, `${at}.upstream`, issues)
   if (v.description !== undefined && typeof v.description !== 'string') {
     issues.push({ path: `${at}.description`, message: 'must be a string' })
@@ -196,7 +218,19 @@ function parseRoute(v: unknown, i: number, issues: Issue[]): Route | undefined {
     upstream,
     description: typeof v.description === 'string' ? v.description : `turnpike: ${String(name)}`,
     schemes: parseSchemes(v.schemes, priceMsat, at, issues),
+    ...(v.autoDetect === true || v.autoDetect === 'strict' ? { autoDetect: v.autoDetect } : {}),
+    ...withFree(parseFreeAllowance(v.freeAllowance, `${at}.freeAllowance`, priceMsat !== 0n, issues)),
+    ...withHook(parsePriceHook(v.priceHook, `${at}.priceHook`, issues), access, priceMsat, at, issues),
   }
+}
+
+const withFree = (f: FreeAllowance | undefined): { freeAllowance?: FreeAllowance } => (f ? { freeAllowance: f } : {})
+
+function withHook(h: PriceHook | undefined, access: Access, priceMsat: bigint | undefined, at: string, issues: Issue[]): { priceHook?: PriceHook } {
+  if (h === undefined) return {}
+  if (access.kind === 'credits') issues.push({ path: `${at}.priceHook`, message: 'cannot price a credits route (its price is the bundle\'s)' })
+  if (priceMsat === 0n) issues.push({ path: `${at}.price`, message: 'a priceHook route needs a non-zero price (the advertised one)' })
+  return { priceHook: h }
 }
 
 function parseSchemes(v: unknown, priceMsat: bigint | undefined, at: string, issues: Issue[]): Scheme[] {
@@ -357,6 +391,7 @@ export function parse(raw: unknown, o: { requireUpstream?: boolean } = {}): Conf
     })
   }
   if (routes.length === 0) issues.push({ path: 'routes', message: 'at least one route is required (or use --upstream and --price)' })
+  const cashu = parseCashu(v.cashu, routes, issues)
 
   const challengeOut = {
     lsat: bool(challenge.lsat, 'challenge.lsat', false, issues),
@@ -390,6 +425,7 @@ export function parse(raw: unknown, o: { requireUpstream?: boolean } = {}): Conf
     routes,
     ...(challengeLimit ? { challengeLimit } : {}),
     ...(workers !== undefined ? { workers } : {}),
+    ...(cashu ? { cashu } : {}),
     admin,
     manifest,
     page,

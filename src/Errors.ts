@@ -33,6 +33,7 @@ export const codes = {
   TURNPIKE_BACKEND_UNAVAILABLE: { status: 503, title: 'Lightning backend unavailable' },
   TURNPIKE_BACKEND_ERROR: { status: 502, title: 'Lightning backend error' },
   TURNPIKE_STORE_UNAVAILABLE: { status: 503, title: 'State store unavailable' },
+  TURNPIKE_PRICE_UNAVAILABLE: { status: 503, title: 'Price unavailable' },
   TURNPIKE_UPSTREAM_UNAVAILABLE: { status: 502, title: 'Upstream unavailable' },
   TURNPIKE_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
   TURNPIKE_CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },

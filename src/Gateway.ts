@@ -6,6 +6,7 @@
  */
 import type { Config, Route } from './Config.ts'
 import { TurnpikeError, is } from './Errors.ts'
+import * as Cashu from './Cashu.ts'
 import * as L402 from './L402.ts'
 import * as Mpp from './Mpp.ts'
 import type { Backend } from './Lightning.ts'
@@ -22,6 +23,8 @@ import { normalizePath } from './internal/path.ts'
 import { exposeHeaders, problem, problemOf } from './internal/problem.ts'
 import { findRoute } from './internal/route.ts'
 import { createLimiter } from './RateLimit.ts'
+import { createAccessGate } from './access/gate.ts'
+import { createSettlementChecker, verifyBare } from './lightning/settlement.ts'
 
 /** Header names that carry payment credentials and never reach the upstream. */
 export const credentialHeaders = ['macaroon', 'grpc-metadata-macaroon', 'x-cashu', 'payment-signature', 'x-payment'] as const
@@ -93,6 +96,17 @@ function shadowGateways(o: CreateOptions) {
   return { sampled: create(base).decide, unsampled: create({ ...base, backend: DryRun.unsampledBackend(o.backend) }).decide }
 }
 
+/** A Cashu token from `X-Cashu` (NUT-24) or a legacy `Authorization: Cashu <token>` line. */
+function cashuToken(view: RequestView): string | undefined {
+  const x = view.header('x-cashu')?.find((v) => /^\s*(cashu:)?cashu[AB]/.test(v))
+  if (x !== undefined) return x.trim()
+  for (const line of view.header('authorization') ?? []) {
+    const m = /(?:^|,)\s*cashu\s+((?:cashu:)?cashu[AB][A-Za-z0-9+/_=-]+)/i.exec(line)
+    if (m) return m[1]
+  }
+  return undefined
+}
+
 /** Creates the gateway core. */
 export function create(o: CreateOptions): Gateway {
   const { config, backend, store, secret } = o
@@ -105,9 +119,19 @@ export function create(o: CreateOptions): Gateway {
   const shadows = config.routes.some((r) => r.dryRun) ? shadowGateways(o) : undefined
   // Challenge ids of the Payment scheme: a key derived from the master secret, never the secret itself.
   const mppSecret = Mpp.deriveSecret(secret)
+  // Cashu (NUT-24) acceptor, when a route offers it; its P2PK key is derived from the master secret.
+  const cashu = config.cashu && config.routes.some((r) => r.schemes.includes('cashu'))
+    ? Cashu.create({ config: config.cashu, secret, store, dataDir: config.dataDir, now, logger: log })
+    : undefined
   // Rate limits and challenge reuse, shared through the store (RateLimit.ts).
   const limits = createLimiter({ config, store, now, log })
   const challenge = limits.wrapChallenge(issueChallenge)
+  // Credit bundles and revocation (access/gate.ts).
+  const access = createAccessGate({ store, log, now, accountTtlMs: claimTtlMs, watch: true })
+  // Settlement detection for `autoDetect` routes (lightning/settlement.ts); no backend call otherwise.
+  const settlement = config.routes.some((r) => r.autoDetect)
+    ? createSettlementChecker({ backend, store, cacheTtlMs: claimTtlMs, challenge: config.challenge, now, logger: log })
+    : undefined
 
   async function issueChallenge(route: Route, view: RequestView, path: string, reason: string, failure?: Refused): Promise<Reply> {
     let invoice
@@ -124,12 +148,15 @@ export function create(o: CreateOptions): Gateway {
     }
     const nowS = Math.floor(now() / 1000)
     const pass = route.access.kind === 'pass'
+    const wide = access.wide(route)
+    const caveats = access.caveats(route)
     const token = Token.mint({
       secret,
       paymentHash: fromHex(invoice.paymentHash),
       service: route.name,
-      path: pass ? route.path : path,
-      methods: pass ? route.methods : [view.method],
+      path: wide ? route.path : path,
+      methods: wide ? route.methods : [view.method],
+      ...(caveats ? { caveats } : {}),
       validUntil: pass ? nowS + (route.access as { seconds: number }).seconds : nowS + invoiceExpirySeconds + tokenTtlSeconds,
     })
     store
@@ -144,7 +171,8 @@ export function create(o: CreateOptions): Gateway {
       })
       .catch((e: unknown) => log.warn('could not record an issued invoice', { paymentHash: invoice.paymentHash, error: e }))
     // Every scheme the route offers is backed by this one invoice (protocols.md §8).
-    const c = compose({ route, view, invoice, macaroon: token.serialized, lsat: config.challenge.lsat, spec: config.challenge.spec, mppSecret, failure })
+    const extra = cashu && route.schemes.includes('cashu') ? [['x-cashu', cashu.request({ amountSat: route.priceMsat / 1000n, description: route.description })] as const] : undefined
+    const c = compose({ route, view, invoice, macaroon: token.serialized, lsat: config.challenge.lsat, spec: config.challenge.spec, mppSecret, failure, extra })
     const headers = c.lines
     for (const [k, v] of challengeHeaders) headers.push([k, k === 'content-type' ? c.contentType : v])
     for (const [k, v] of failure?.headers ?? []) headers.push([k, v])
@@ -218,7 +246,39 @@ export function create(o: CreateOptions): Gateway {
         return settle(route, view, path, X402.accept(sig, p))
       }
     }
+    if (cashu && s.includes('cashu')) {
+      const token = cashuToken(view)
+      if (token !== undefined) return settle(route, view, path, cashu.accept(token, route))
+    }
     return undefined
+  }
+
+  /** Access for a verified, paid token: pass routes allow, per-request routes claim it once. */
+  function grant(route: Route, view: RequestView, path: string, r: { paymentHash: string; tokenId: string; caveats?: readonly string[] }): Decision | Promise<Decision> {
+    const revoked = access.revoked(route, r)
+    if (revoked !== undefined) return challenge(route, view, path, revoked)
+    const paid = (): Decision | Promise<Decision> => route.access.kind === 'pass'
+      ? (limits.passUsed(route, view, r.paymentHash), allow(route, 'paid', { paymentHash: r.paymentHash }))
+      : access.credits(route, r, (extra) => allow(route, 'paid', extra), (why) => Promise.resolve(limits.forget(route, view, path)).then(() => challenge(route, view, path, why)))
+        ?? claimThenAllow(route, view, path, r.paymentHash)
+    return route.rateLimit?.by === 'token' ? limits.token(route, r.tokenId, paid) : paid()
+  }
+
+  /** Grants once the backend (or the cached mark) says the invoice settled; never mints on a poll. */
+  async function whenSettled(route: Route, view: RequestView, path: string, r: { paymentHash: string; tokenId: string; caveats?: readonly string[] }, macaroon: string): Promise<Decision> {
+    const s = await settlement!.check(route.name, r.paymentHash, macaroon)
+    if (s.kind === 'settled') return grant(route, view, path, r)
+    return s.kind === 'fresh' ? challenge(route, view, path, s.reason) : s.reply
+  }
+
+  /** `autoDetect` routes: a macaroon sent without its preimage; undefined when there is none. */
+  function detected(route: Route, view: RequestView, path: string): Promise<Decision> | undefined {
+    if (settlement === undefined || !route.autoDetect) return undefined
+    const ctx = { service: route.name, path, method: view.method, now: Math.floor(now() / 1000) }
+    const v = verifyBare(L402.parseBareAuthorization(view.header('authorization')), secret, ctx)
+    if (v === undefined) return undefined
+    if (!v.ok) return Promise.resolve(challenge(route, view, path, v.reason))
+    return whenSettled(route, view, path, v, v.macaroon)
   }
 
   function decide(view: RequestView, limitChecked = false): Decision | Promise<Decision> {
@@ -242,10 +302,13 @@ export function create(o: CreateOptions): Gateway {
         creds = credentials(view)
       } catch (e) {
         if (!is(e)) throw e
-        return otherSchemes(route, view, path) ?? problem(e, 'malformed-credential', route.name)
+        return otherSchemes(route, view, path) ?? detected(route, view, path) ?? problem(e, 'malformed-credential', route.name)
       }
     }
-    if (creds.length === 0) return otherSchemes(route, view, path) ?? challenge(route, view, path, 'no credential')
+    if (creds.length === 0) {
+      return otherSchemes(route, view, path) ?? detected(route, view, path)
+        ?? access.free(route, view, (extra) => allow(route, 'free-allowance', extra), () => challenge(route, view, path, 'no credential'))
+    }
 
     const ctx = { service: route.name, path, method, now: Math.floor(now() / 1000) }
     let reason = ''
@@ -253,10 +316,8 @@ export function create(o: CreateOptions): Gateway {
       const r = Token.verify(c, secret, ctx)
       if (r.ok) {
         if (r.ignored.length > 0) log.debug('ignored unknown caveats', { route: route.name, caveats: r.ignored })
-        const paid = (): Decision | Promise<Decision> => route.access.kind === 'pass'
-          ? (limits.passUsed(route, view, r.paymentHash), allow(route, 'paid', { paymentHash: r.paymentHash }))
-          : claimThenAllow(route, view, path, r.paymentHash)
-        return route.rateLimit?.by === 'token' ? limits.token(route, r.tokenId, paid) : paid()
+        if (route.autoDetect === 'strict' && settlement) return whenSettled(route, view, path, r, Buffer.from(c.tokens[0]!).toString('base64'))
+        return grant(route, view, path, r)
       }
       reason = r.reason
     }
@@ -272,9 +333,10 @@ export function create(o: CreateOptions): Gateway {
 
   return {
     config,
-    decide: decided ? observed : decide,
+    decide: decided ? observed : (view: RequestView) => decide(view),
     normalize: normalizePath,
     async release(claim) {
+      if (await access.release(claim)) return
       try {
         await store.release(claim)
       } catch (e) {

@@ -144,6 +144,48 @@ export function parseMacaroonHeader(hex: string): Credential {
   return { scheme: 'L402', tokens: [bytes], preimage: fromHex(value) }
 }
 
+/** A macaroon-only credential: `Authorization: L402 <macaroon>` or `L402 <macaroon>:` (no preimage). */
+export type BareCredential = {
+  readonly scheme: 'L402' | 'LSAT'
+  readonly tokens: readonly Uint8Array[]
+}
+
+/**
+ * The lenient path for routes that detect settlement with the Lightning backend: every L402/LSAT
+ * segment that carries macaroons but no preimage (`L402 <tokens>` or `L402 <tokens>:`). Segments
+ * with a preimage are left to {@link parseAuthorization}, which is unchanged. At most `max`
+ * (default 8) credentials of at most 8 tokens each; undecodable tokens are skipped. Never throws.
+ */
+export function parseBareAuthorization(lines: readonly string[] | undefined, o?: { max?: number }): BareCredential[] {
+  const out: BareCredential[] = []
+  if (!lines) return out
+  const max = o?.max ?? 8
+  for (const line of lines) {
+    for (const seg of line.includes(',') ? line.split(SPLIT) : [line]) {
+      const m = SCHEME.exec(seg)
+      if (!m) continue
+      let rest = seg.slice(m[0].length).trim()
+      if (rest.endsWith(':')) rest = rest.slice(0, -1)
+      if (rest.length === 0 || rest.includes(':')) continue // a preimage part: not a bare credential
+      const tokens: Uint8Array[] = []
+      for (const raw of rest.split(',')) {
+        const t = raw.trim()
+        if (t.length === 0) continue
+        try {
+          tokens.push(decodeAny(t))
+        } catch {
+          continue
+        }
+        if (tokens.length === MAX_TOKENS) break
+      }
+      if (tokens.length === 0) continue
+      out.push({ scheme: (m[1] as string).toUpperCase() === 'LSAT' ? 'LSAT' : 'L402', tokens })
+      if (out.length >= max) return out
+    }
+  }
+  return out
+}
+
 // ---- lenient client-side challenge parser (for upstream 402s and tests)
 
 // RFC 9110 tchar: ALPHA / DIGIT / "!#$%&'*+-.^_`|~"

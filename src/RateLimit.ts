@@ -14,6 +14,7 @@ import type { BucketLimit, Store } from './Store.ts'
 import { normalizeIp } from './internal/ip.ts'
 import type { Logger } from './internal/log.ts'
 import { problem } from './internal/problem.ts'
+import { hostOnly } from './internal/route.ts'
 
 /** A challenge issuer with the gateway's signature; extra arguments (a refusal) disable reuse. */
 type Issue<A extends unknown[]> = (route: Route, view: RequestView, path: string, reason: string, ...rest: A) => Promise<Reply>
@@ -86,7 +87,7 @@ export function createLimiter(o: LimiterOptions): Limiter {
   function reuseKey(route: Route, view: RequestView, path: string): string {
     const pass = route.access.kind === 'pass'
     const parts = [
-      route.name, pass ? '' : view.method, pass ? '' : path, clientKey(view.clientAddress), view.host,
+      route.name, pass ? '' : view.method, pass ? '' : path, clientKey(view.clientAddress), hostOnly(view.host),
       (view.header('accept-payment') ?? []).join(','), (view.header('accept') ?? []).join(','),
     ]
     return `ch:${createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 40)}`

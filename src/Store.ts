@@ -64,6 +64,19 @@ export type Store = {
    * Optional: the admin API's transactions and revenue need it. Not on any request path.
    */
   listInvoices?(q: InvoiceQuery): Promise<InvoicePage>
+  /**
+   * Credit bundles (access/credits.ts): atomically draws `amount` (a positive safe integer) from the
+   * balance `account`. An account never seen (or expired) starts at `initial` and lives until
+   * `expiresAt` (unix ms). Resolves the balance left, or undefined when it holds less than `amount`
+   * (nothing is taken then). MUST never overdraw, even across processes sharing the database.
+   */
+  debit?(account: string, amount: number, initial: number, expiresAt: number): Promise<number | undefined>
+  /** Gives `amount` back to a live `account` (a failed upstream); a no-op when the account is gone. */
+  refund?(account: string, amount: number): Promise<void>
+  /** Revokes a token id (lowercase hex) until `expiresAt` (unix ms). Idempotent; a later expiry wins. */
+  revoke?(tokenId: string, expiresAt: number): Promise<void>
+  /** Every live revoked token id. Bounded: entries expire with the tokens they revoke. */
+  listRevoked?(): Promise<readonly string[]>
 }
 
 /** The query of {@link Store.listInvoices}. */

@@ -76,9 +76,10 @@ async function runPrimary(config: Config.Config, n: number): Promise<number> {
 
     const fork = (): Worker => {
       const w = cluster.fork({ [workerEnv]: '1' })
-      w.on('message', (m: { type?: unknown; url?: unknown }) => {
+      w.on('message', (m: { type?: unknown; url?: unknown; pid?: unknown }) => {
         if (m?.type !== ready) return
         everReady.add(w.id)
+        log.info('worker ready', { worker: w.id, pid: m.pid })
         if (!announced && everReady.size >= n) {
           announced = true
           log.info(`turnpike listening on ${String(m.url)} with ${n} workers`, { pid: process.pid, store: config.store.type })
@@ -150,7 +151,6 @@ async function runWorker(raw: Record<string, unknown>): Promise<number> {
   const { rt, proxy } = await start(raw, log, { admin: false })
   const stopAnswering = answerSnapshots(rt.metrics)
   if (id === 1) banner(rt, proxy, log)
-  else log.info('worker ready', { pid: process.pid })
   process.send?.({ type: ready, url: proxy.url, pid: process.pid })
 
   await untilSignal()

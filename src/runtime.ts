@@ -58,7 +58,9 @@ export async function openStore(s: StoreConfig, dataDir: string, log?: Logger): 
       const prefix = url.searchParams.get('prefix') ?? undefined
       url.searchParams.delete('prefix')
       const client = new mod.default(url.href, {
-        maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 1_500,
+        maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 1_500,
+        // A command that timed out was answered as 503 "not used": it must never run after a reconnect.
+        autoResendUnfulfilledCommands: false,
         // Reconnect quickly and forever: recovery needs no restart.
         retryStrategy: (times: number) => Math.min(times * 100, 1_000),
       })

@@ -15,7 +15,9 @@ import { echo, listen, startGateway, type Gateway as TestGateway } from './harne
 
 const secret = new Uint8Array(32).fill(7)
 
-/** A memory store that records every method called on it. */
+const reads = new Set(['getInvoice', 'getValue', 'listInvoices', 'listRevoked'])
+
+/** A memory store that records every state-changing method called on it. */
 function recording(): { store: Store; calls: string[] } {
   const inner = memory({ pruneIntervalMs: 0 })
   const calls: string[] = []
@@ -24,7 +26,7 @@ function recording(): { store: Store; calls: string[] } {
       const v = Reflect.get(t, p, r) as unknown
       if (typeof v !== 'function' || typeof p !== 'string') return v
       return (...a: unknown[]) => {
-        calls.push(p)
+        if (!reads.has(p)) calls.push(p)
         return (v as (...x: unknown[]) => unknown).apply(t, a)
       }
     },
@@ -82,7 +84,7 @@ describe('dry-run (gateway core)', () => {
     assert.equal(header(await decide('/s/paid', cred)), 'paid', 'nothing was claimed: the credential is still unspent')
     assert.equal(header(await decide('/s/other', cred)), 'invalid')
     assert.equal(header(await decide('/s/paid', 'L402 !!!')), 'malformed')
-    assert.equal(calls.join(), '', 'the store was never called')
+    assert.equal(calls.join(), '', 'nothing was written to the store')
 
     // The same credential on an enforcing route would have been claimed.
     const live = await credentialFor(backend, secret, 'live', '/live')

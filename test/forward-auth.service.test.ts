@@ -8,7 +8,10 @@ import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import * as Config from '../src/Config.ts'
 import { ConfigError } from '../src/Errors.ts'
-import { challengeOf, tempDir } from './harness.ts'
+import type { Gateway } from '../src/Gateway.ts'
+import type { Decision, RequestView } from '../src/RequestView.ts'
+import { createForwardAuth } from '../src/forward-auth/service.ts'
+import { challengeOf, listen, tempDir } from './harness.ts'
 import { freePort, routes, startService, type Service } from './forward-auth.harness.ts'
 
 const nginxAsk = (uri: string, extra: Record<string, string> = {}) => ({ 'x-original-method': 'GET', 'x-original-uri': uri, ...extra })
@@ -121,6 +124,29 @@ describe('forward-auth service', () => {
 })
 
 describe('forward-auth trust', () => {
+  it('behavior: the client address comes from X-Forwarded-For past trusted hops, never from Forwarded', async () => {
+    const seen: (string | undefined)[] = []
+    const gateway = {
+      config: Config.parse({ routes }, { requireUpstream: false }),
+      decide(view: RequestView): Decision {
+        seen.push(view.clientAddress)
+        return { kind: 'allow', route: 'free', stripHeaders: [], requestHeaders: [], responseHeaders: [], reason: 'free' }
+      },
+      release: async () => {},
+      normalize: (p: string) => p,
+    } as unknown as Gateway
+    const fa = createForwardAuth({ gateway })
+    const server = await listen((req, res) => void fa.handle(req, res))
+    try {
+      const ask = (xff?: string) => fetch(`${server.url}/.turnpike/auth`, { headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/', forwarded: 'for=1.1.1.1', ...(xff ? { 'x-forwarded-for': xff } : {}) } })
+      await (await ask('6.6.6.6, 203.0.113.5, 127.0.0.1')).arrayBuffer()
+      await (await ask()).arrayBuffer()
+      assert.deepEqual(seen, ['203.0.113.5', undefined])
+    } finally {
+      await server.close()
+    }
+  })
+
   it('error: forwarded headers from a peer outside trustProxy → 403 problem', async () => {
     const s = await startService({ trustProxy: ['10.9.9.9', '192.168.0.0/16'] })
     try {
@@ -149,6 +175,18 @@ describe('forward-auth trust', () => {
 
   it('error: an invalid trustProxy entry is a config error', () => {
     assert.throws(() => Config.parse({ backend: 'dev', forwardAuth: true, trustProxy: ['10.0.0.0/33'], routes }), (e: ConfigError) => e.issues[0]!.path.startsWith('trustProxy'))
+  })
+})
+
+describe('forward-auth config', () => {
+  it('behavior: forwardAuth: true needs no upstream; the proxy still does', () => {
+    assert.equal(Config.parse({ forwardAuth: true, routes }).forwardAuth, true)
+    assert.throws(() => Config.parse({ routes }), (e: ConfigError) => e.issues.some((i) => /upstream/.test(i.message)))
+    assert.equal(Config.parse({ routes }, { requireUpstream: false }).forwardAuth, undefined)
+  })
+
+  it('error: forwardAuth must be a boolean', () => {
+    assert.throws(() => Config.parse({ forwardAuth: 'yes', routes }), (e: ConfigError) => e.issues.some((i) => i.path === 'forwardAuth'))
   })
 })
 

@@ -141,3 +141,69 @@ describe('payment page (browser)', { skip, timeout: 120_000 }, () => {
     await context.close()
   })
 })
+
+describe('admin dashboard (browser)', { skip, timeout: 60_000 }, () => {
+  const token = 'dashboard-token-0123456789abcdef'
+  let upstream: Awaited<ReturnType<typeof listen>>
+  let g: Gateway
+  let admin: { url: string; close(): Promise<void> }
+  let browser: Browser
+
+  before(async () => {
+    upstream = await listen((_req, res) => res.end('ok'))
+    g = await startGateway({
+      upstream: upstream.url,
+      admin: { listen: '127.0.0.1:0', token },
+      routes: [
+        { name: 'search', path: '/v1/search/*', methods: ['GET'], price: '10sat' },
+        { name: 'reports', path: '/v1/reports/*', price: '250sat', access: 'pass:1d' },
+        { name: 'beta', path: '/v1/beta/*', price: '5sat', dryRun: true, hidden: true },
+        { name: 'public', path: '/*', price: 0 },
+      ],
+    })
+    const { startAdmin } = await import('../src/admin/server.ts')
+    const { silent } = await import('../src/internal/log.ts')
+    admin = await startAdmin(g.rt, silent)
+    // Some traffic: paid, unpaid, replayed, free, shadow.
+    const { buyCredential } = await import('./harness.ts')
+    for (let i = 0; i < 3; i++) {
+      const cred = await buyCredential(g, `${g.url}/v1/search/q${i}`)
+      await (await fetch(`${g.url}/v1/search/q${i}`, { headers: { authorization: cred } })).body?.cancel()
+      if (i === 0) await (await fetch(`${g.url}/v1/search/q${i}`, { headers: { authorization: cred } })).body?.cancel()
+    }
+    const pass = await buyCredential(g, `${g.url}/v1/reports/2026`)
+    for (let i = 0; i < 2; i++) await (await fetch(`${g.url}/v1/reports/2026`, { headers: { authorization: pass } })).body?.cancel()
+    for (const p of ['/v1/search/unpaid', '/v1/beta/x', '/', '/about']) await (await fetch(`${g.url}${p}`)).body?.cancel()
+    const { chromium } = await import('playwright-core')
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'] })
+    mkdirSync(imgDir, { recursive: true })
+  })
+  after(async () => {
+    await browser?.close()
+    await admin?.close()
+    await g?.close()
+    await upstream?.close()
+  })
+
+  it('behavior: the token unlocks counters, routes and the latest transactions', async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, colorScheme: 'light' })
+    const page = await context.newPage()
+    const res = await page.goto(`${admin.url}/`)
+    assert.equal(res?.status(), 200)
+    assert.match((await res!.allHeaders())['content-security-policy'] ?? '', /default-src 'none'/)
+    await page.locator('#token').fill('wrong-token-wrong-token')
+    await page.locator('#login button').click()
+    await page.locator('#error').getByText('The token was refused.').waitFor()
+    await page.locator('#token').fill(token)
+    await page.locator('#login button').click()
+    await page.locator('#routes tbody tr').first().waitFor()
+    assert.equal(await page.locator('#routes tbody tr').count(), 4)
+    assert.equal(await page.locator('#c-verified').textContent(), '5')
+    assert.equal(await page.locator('#c-revenue').textContent(), '280 sat')
+    assert.equal(await page.locator('#tx tbody tr').count(), 6, '3 paid + 1 pass + 1 unpaid + 1 re-challenge of the replay; dry-run records none')
+    assert.equal(await page.locator('#tx .pill.settled').count(), 4)
+    await page.screenshot({ path: join(imgDir, 'dashboard.png'), fullPage: true })
+    assertPng(join(imgDir, 'dashboard.png'))
+    await context.close()
+  })
+})

@@ -56,41 +56,57 @@ export function request(url: string, o: { method?: string; headers?: Record<stri
   })
 }
 
-/** A TCP relay to `target` that a test can cut (refusing and dropping connections) and restore. */
+/**
+ * A TCP relay to `target` that a test can cut (drop and refuse connections), stall (hold them open
+ * and silent, like a hung server) and restore.
+ */
 export async function tcpProxy(target: { host: string; port: number }) {
-  const sockets = new Set<Socket>()
-  let up = true
+  const pairs = new Set<{ client: Socket; upstream: Socket | undefined }>()
+  let mode: 'up' | 'cut' | 'stall' = 'up'
   const server = net.createServer((client) => {
-    if (!up) return client.destroy()
+    client.on('error', () => client.destroy())
+    if (mode === 'cut') return client.destroy()
+    const pair = { client, upstream: undefined as Socket | undefined }
+    pairs.add(pair)
+    client.on('close', () => (pair.upstream?.destroy(), pairs.delete(pair)))
+    if (mode === 'stall') return
     const upstream = net.connect(target.port, target.host)
-    sockets.add(client).add(upstream)
-    const drop = () => {
-      client.destroy()
-      upstream.destroy()
-      sockets.delete(client)
-      sockets.delete(upstream)
-    }
-    client.on('error', drop).on('close', drop)
-    upstream.on('error', drop).on('close', drop)
+    pair.upstream = upstream
+    upstream.on('error', () => client.destroy()).on('close', () => client.destroy())
     client.pipe(upstream).pipe(client)
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const { port } = server.address() as AddressInfo
+  const dropAll = () => {
+    for (const p of pairs) {
+      p.client.destroy()
+      p.upstream?.destroy()
+    }
+    pairs.clear()
+  }
   return {
     port,
-    /** Drops every relayed connection and refuses new ones. */
+    /** Drops every relayed connection and refuses new ones (a server that is down). */
     cut() {
-      up = false
-      for (const s of sockets) s.destroy()
-      sockets.clear()
+      mode = 'cut'
+      dropAll()
+    },
+    /** Keeps connections open but silent and accepts new ones without relaying (a hung server). */
+    stall() {
+      mode = 'stall'
+      for (const p of pairs) {
+        p.client.unpipe()
+        p.upstream?.unpipe()
+      }
     },
     restore() {
-      up = true
+      if (mode === 'stall') dropAll()
+      mode = 'up'
     },
     close: () =>
       new Promise<void>((r) => {
-        up = false
-        for (const s of sockets) s.destroy()
+        mode = 'cut'
+        dropAll()
         server.close(() => r())
       }),
   }

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { wrap } from './proc.ts'
 
 export type Generator = 'wrk' | 'autocannon'
 
@@ -63,10 +64,6 @@ export function stopAfter(spec: LoadSpec): number {
   return spec.creds ? Math.max(1, spec.creds.count - spec.connections - 8) : 0
 }
 
-function withTaskset(cpus: string | undefined, cmd: string, args: string[]): [string, string[]] {
-  return cpus ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args]
-}
-
 async function wrk(spec: LoadSpec): Promise<LoadResult> {
   const args = [
     '-t1', `-c${spec.connections}`, `-d${Math.max(1, Math.round(spec.durationS))}s`, '--timeout', '5s',
@@ -74,7 +71,7 @@ async function wrk(spec: LoadSpec): Promise<LoadResult> {
     String(spec.expect), spec.auth ?? '-', spec.creds?.file ?? '-', String(spec.creds?.start ?? 0),
     String(spec.creds?.count ?? 0), String(spec.pauseMs ?? 0), String(stopAfter(spec)),
   ]
-  const [cmd, full] = withTaskset(spec.cpus, 'wrk', args)
+  const [cmd, full] = wrap(spec.cpus, 'wrk', args)
   const r = JSON.parse(await run(cmd, full, spec.durationS * 1000 + 30_000)) as {
     requests: number; ok: number; unexpected: number; durationUs: number; statuses: Record<string, number>
     errors: LoadResult['errors']; latencyUs: { p50: number; p90: number; p99: number; max: number; mean: number }
@@ -95,7 +92,7 @@ async function wrk(spec: LoadSpec): Promise<LoadResult> {
 }
 
 async function autocannon(spec: LoadSpec): Promise<LoadResult> {
-  const [cmd, full] = withTaskset(spec.cpus, process.execPath, [`${here}autocannon-child.ts`, JSON.stringify({ ...spec, stopAfter: stopAfter(spec) })])
+  const [cmd, full] = wrap(spec.cpus, process.execPath, [`${here}autocannon-child.ts`, JSON.stringify({ ...spec, stopAfter: stopAfter(spec) })])
   return JSON.parse(await run(cmd, full, spec.durationS * 1000 + 60_000)) as LoadResult
 }
 

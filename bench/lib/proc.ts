@@ -3,6 +3,20 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { openSync, readdirSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 
+let niceness = 0
+/** Runs every later server and load generator at this nice value (negative needs root). */
+export function setNice(n: number): void {
+  niceness = n
+}
+
+/** `cmd args`, through `nice -n` and `taskset -c` when set (both exec, so the pid stays the command's). */
+export function wrap(cpus: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  let c: [string, string[]] = [cmd, args]
+  if (niceness !== 0) c = ['nice', ['-n', String(niceness), c[0], ...c[1]]]
+  if (cpus) c = ['taskset', ['-c', cpus, c[0], ...c[1]]]
+  return c
+}
+
 export type Server = {
   readonly name: string
   readonly child: ChildProcess
@@ -39,7 +53,7 @@ export async function startServer(o: {
   ready: (child: ChildProcess, stdout: () => string) => Promise<number>
 }): Promise<Server> {
   const fd = openSync(o.log, 'a')
-  const [cmd, args] = o.cpus ? ['taskset', ['-c', o.cpus, o.cmd, ...o.args]] : [o.cmd, o.args]
+  const [cmd, args] = wrap(o.cpus, o.cmd, o.args)
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', fd], env: o.env ?? process.env, detached: false })
   let out = ''
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()))
@@ -145,6 +159,22 @@ export function sample(pid: number): ProcSample {
   return { cpuS: cpu, peakRssBytes: hwm, rssBytes: rss, processes: pids.length }
 }
 
+/** Busy and total jiffies of all CPUs, from /proc/stat. */
+export function cpuTimes(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const total = f.reduce((a, b) => a + b, 0)
+  const idle = (f[3] ?? 0) + (f[4] ?? 0) // idle + iowait
+  return { busy: total - idle, total }
+}
+
+/** Share of all CPUs (0–1) busy over `ms`. */
+export async function busyShare(ms: number): Promise<number> {
+  const a = cpuTimes()
+  await new Promise((r) => setTimeout(r, ms))
+  const b = cpuTimes()
+  return b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : 0
+}
+
 /** Moves a running process (all its threads) to other CPUs. */
 export function repin(pid: number, cpus: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -155,8 +185,8 @@ export function repin(pid: number, cpus: string): Promise<void> {
 }
 
 /** Runs a command to completion; resolves stdout (rejects on a non-zero exit). */
-export function exec(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; cpus?: string | undefined; timeoutMs?: number } = {}): Promise<string> {
-  const [c, a] = o.cpus ? ['taskset', ['-c', o.cpus, cmd, ...args]] : [cmd, args]
+export function exec(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; cpus?: string | undefined; timeoutMs?: number; nice?: boolean } = {}): Promise<string> {
+  const [c, a] = o.nice ? wrap(o.cpus, cmd, args) : o.cpus ? ['taskset', ['-c', o.cpus, cmd, ...args]] : [cmd, args]
   return new Promise((resolve, reject) => {
     const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env })
     let out = ''

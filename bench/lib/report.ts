@@ -21,6 +21,10 @@ export type RoundRecord = {
   readonly sutCpuS: number
   /** Peak RSS (VmHWM, summed over the process tree) after the run. */
   readonly peakRssBytes: number
+  /** Share of all CPUs busy just before the run (other people's work; ours was idle), %. */
+  readonly backgroundPct?: number | undefined
+  /** Share of all CPUs busy during the run, %. */
+  readonly machineBusyPct?: number | undefined
 }
 
 export type ScenarioSummary = {
@@ -46,8 +50,12 @@ export type ScenarioSummary = {
   readonly cpuPct?: number | undefined
   /** System under test CPU time per successful request, µs (median over rounds). */
   readonly cpuUsPerReq?: number | undefined
+  /** Requests/s one fully used core would serve: 1e6 / cpuUsPerReq. */
+  readonly capacityRps?: number | undefined
   /** Median over rounds of rps / bare-proxy rps of the same round. */
   readonly vsBare?: number | undefined
+  /** Median over rounds of bare-proxy CPU µs/req / this CPU µs/req (same round): the CPU-normalised ratio. */
+  readonly capacityVsBare?: number | undefined
   /** Median over rounds of p99 − bare-proxy p99 of the same round (ms). */
   readonly addedP99Ms?: number | undefined
   readonly note?: string | undefined
@@ -116,23 +124,25 @@ export function markdown(r: RunResult): string {
 
   out.push('### Throughput (closed loop, 50 connections)')
   out.push('')
-  out.push('| # | Scenario | req/s | vs bare proxy | p50 ms | p99 ms | max ms | errors | SUT CPU | CPU µs/req | peak RSS MB |')
-  out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+  out.push('| # | Scenario | req/s | vs bare proxy | p50 ms | p99 ms | max ms | errors | SUT CPU | CPU µs/req | req/s per core | vs bare, per core | peak RSS MB |')
+  out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
   for (const x of r.scenarios.filter((x) => x.kind === 'throughput')) {
     if (x.skipped) {
-      out.push(`| ${x.n} | ${x.title} | skipped | | | | | | | | |`)
+      out.push(`| ${x.n} | ${x.title} | skipped | | | | | | | | | | |`)
       continue
     }
     const errs = (x.errors ?? 0) + (x.unexpected ?? 0)
     out.push(
       `| ${x.n} | ${x.title} | ${f0(x.rps)} | ${x.id === 'bare' ? '100%' : pct(x.vsBare)} | ${f2(x.p50Ms)} | ${f2(x.p99Ms)} | ${f1(x.maxMs)} | ` +
-        `${errs} / ${f0(x.requests)} | ${f0(x.cpuPct)}% | ${f1(x.cpuUsPerReq)} | ${mb(x.peakRssBytes)} |`,
+        `${errs} / ${f0(x.requests)} | ${f0(x.cpuPct)}% | ${f1(x.cpuUsPerReq)} | ${f0(x.capacityRps)} | ${x.id === 'bare' ? '100%' : pct(x.capacityVsBare)} | ${mb(x.peakRssBytes)} |`,
     )
   }
   out.push('')
   out.push('Medians over the rounds; "vs bare proxy" is the median of per-round ratios against the bare Node proxy measured in the same round. ' +
     '"errors" counts socket errors, timeouts and responses with an unexpected status over all rounds, out of all responses. ' +
-    'SUT = system under test (the proxy process; the upstream for scenario 1); CPU % is of one core; peak RSS is VmHWM over the process lifetime.')
+    'SUT = system under test (the proxy process; the upstream for scenario 1); CPU % is of one core. ' +
+    '"req/s per core" = 1,000,000 / (SUT CPU µs per request): what one fully used core would serve; it is the robust figure on a shared machine, ' +
+    'where the proxy does not always get its core (SUT CPU well under 100%). Peak RSS is VmHWM over the process lifetime (summed over processes).')
   out.push('')
 
   const paced = r.scenarios.filter((x) => x.kind === 'paced')

@@ -49,8 +49,3 @@ export async function readJson(req: IncomingMessage, limit = 64 * 1024): Promise
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TurnpikeError('TURNPIKE_BAD_REQUEST', 'The body must be a JSON object')
   return v as Record<string, unknown>
 }
-
-/** Throws a 400 naming the parameter. */
-export function invalid(param: string, message: string): never {
-  throw new TurnpikeError('TURNPIKE_BAD_REQUEST', `${param}: ${message}`, { details: { param } })
-}

@@ -22,8 +22,10 @@ export function parseSecret(secret: string): Secret | undefined {
   const body = v[1] as Record<string, unknown> | null
   if (typeof body !== 'object' || body === null || typeof body.data !== 'string' || typeof body.nonce !== 'string') return undefined
   const tags = body.tags ?? []
-  if (!Array.isArray(tags) || !tags.every((t) => Array.isArray(t) && t.length > 0 && t.every((x) => typeof x === 'string'))) return undefined
-  return { kind: v[0], nonce: body.nonce, data: body.data, tags: tags as string[][] }
+  // Some wallets (cashu-ts) write numeric tag values, e.g. ["locktime", 1700000000].
+  const ok = (x: unknown) => typeof x === 'string' || (typeof x === 'number' && Number.isSafeInteger(x))
+  if (!Array.isArray(tags) || !tags.every((t) => Array.isArray(t) && t.length > 0 && typeof t[0] === 'string' && t.every(ok))) return undefined
+  return { kind: v[0], nonce: body.nonce, data: body.data, tags: (tags as unknown[][]).map((t) => t.map(String)) }
 }
 
 export type Conditions = {

@@ -10,6 +10,9 @@ Usage:
   turnpike demo   [--auto]           demo upstream + gateway + dev node, no real money
   turnpike pay    <invoice>          pay through a gateway's dev node
   turnpike token  inspect <macaroon> decode a token
+  turnpike token  revoke <token-id>  refuse a token on every gateway sharing the store
+  turnpike admin  <command>          the admin API: info, routes, transactions, revenue, revoke, …
+  turnpike mcp                       the admin API as an MCP server on stdio (for AI agents)
   turnpike doctor [--config file]    check the Lightning backend: credentials, node, network
   turnpike <command> --help
 
@@ -28,7 +31,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'pay':
         return await (await import('./pay.ts')).pay(rest)
       case 'token':
+        if (rest[0] === 'revoke') return await (await import('../access/revokeCli.ts')).revoke(rest.slice(1))
         return await (await import('./token.ts')).token(rest)
+      case 'admin':
+        return await (await import('./admin.ts')).admin(rest)
+      case 'mcp':
+        return await (await import('./mcp.ts')).mcp(rest)
       case 'doctor':
         return await (await import('./doctor.ts')).doctor(rest)
       case undefined:

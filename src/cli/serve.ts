@@ -154,11 +154,22 @@ export async function serve(argv: string[]): Promise<number> {
   const { rt, proxy, admin, logger } = await start(raw)
   banner(rt, proxy, logger)
   await untilSignal()
-  logger.info('shutting down')
+  logger.info('shutting down; finishing in-flight requests')
+  await drain(proxy.server, 10_000)
   await admin?.close()
   await proxy.close()
   await rt.close()
   return 0
+}
+
+/** Stops accepting, closes idle keep-alive connections, and waits up to `graceMs` for in-flight requests. */
+export function drain(server: import('node:http').Server, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, graceMs)
+    timer.unref()
+    server.close(() => (clearTimeout(timer), resolve()))
+    server.closeIdleConnections()
+  })
 }
 
 /** Resolves on SIGINT or SIGTERM. */

@@ -4,12 +4,12 @@
  * challenge/deny reply in the form that host can pass on (protocols.md §9). No upstream is involved.
  *
  * Endpoints (all under `/.turnpike/`, all for trusted peers only):
- * - `GET /.turnpike/auth`         Caddy `forward_auth`, Traefik ForwardAuth (`X-Forwarded-*`)
- * - `GET /.turnpike/auth/nginx`   nginx `auth_request` (`X-Original-Method`, `X-Original-URI`, `Host`)
- * - `GET /.turnpike/auth/ingress-nginx`  ingress-nginx `auth-url` (`X-Original-Method`, `X-Original-URL`)
- *                                 both answer every non-allow verdict with 401 + `X-Turnpike-Challenge: <id>`
- * - `GET /.turnpike/challenge`    nginx's `error_page 401` hop: the stashed reply for that id
- * - `ANY /.turnpike/envoy/<path>` Envoy ext_authz HTTP service with `path_prefix: /.turnpike/envoy`
+ * - `GET /.turnpike/auth`                Caddy `forward_auth`, Traefik ForwardAuth (`X-Forwarded-*`)
+ * - `GET /.turnpike/auth/nginx`          nginx `auth_request` (`X-Original-Method`, `-URI`, `Host`)
+ * - `GET /.turnpike/auth/ingress-nginx`  ingress-nginx `auth-url` (`X-Original-Method`, `-URL`)
+ * - `GET /.turnpike/challenge`           nginx's `error_page 401` hop: the stashed reply for an id
+ * - `ANY /.turnpike/envoy/<path>`        Envoy ext_authz HTTP service (`path_prefix: /.turnpike/envoy`)
+ * The two nginx endpoints answer every non-allow verdict with 401 + `X-Turnpike-Challenge: <id>`.
  * @module
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
@@ -18,8 +18,8 @@ import { TurnpikeError } from '../Errors.ts'
 import type { Gateway } from '../Gateway.ts'
 import type { Allow, Decision, Reply, RequestView } from '../RequestView.ts'
 import type { Runtime } from '../runtime.ts'
-import { clientAddress, writeReply } from '../adapters/node.ts'
-import { trustMatcher } from '../internal/ip.ts'
+import { writeReply } from '../adapters/node.ts'
+import { normalizeIp, trustMatcher } from '../internal/ip.ts'
 import { silent, type Logger } from '../internal/log.ts'
 import { problem, problemOf } from '../internal/problem.ts'
 import { handleInternal, prefix } from '../proxy/internal.ts'
@@ -84,6 +84,14 @@ export function createForwardAuth(o: ForwardAuthOptions): ForwardAuth {
   const trusted = trustMatcher(trust)
   const pending = createStash(o.stashTtlMs === undefined ? {} : { ttlMs: o.stashTtlMs })
 
+  // The hosts set or append X-Forwarded-For; walk from the right past trusted hops. `Forwarded` is
+  // not read: nginx and Caddy pass a client's own `Forwarded` header through unchanged.
+  function clientOf(req: IncomingMessage): string | undefined {
+    const chain = (req.headersDistinct['x-forwarded-for'] ?? []).join(',').split(',').map((a) => a.trim()).filter(Boolean)
+    for (let i = chain.length - 1; i >= 0; i--) if (!trusted(chain[i])) return normalizeIp(chain[i]!)
+    return chain[0] === undefined ? undefined : normalizeIp(chain[0])
+  }
+
   function viewOf(req: IncomingMessage, orig: Original): RequestView {
     return {
       method: orig.method,
@@ -91,9 +99,8 @@ export function createForwardAuth(o: ForwardAuthOptions): ForwardAuth {
       host: orig.host,
       // The auth request carries the client's own headers (Authorization, Macaroon, …).
       header: (name) => req.headersDistinct[name],
-      // The host proxy appends the client it saw to X-Forwarded-For; resolved past trusted hops.
       get clientAddress() {
-        return clientAddress(req, trust)
+        return clientOf(req)
       },
     }
   }

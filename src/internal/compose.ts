@@ -25,7 +25,7 @@ export type ComposeParameters = {
   /** Why a credential was refused, when this is a re-challenge. */
   readonly failure?: Refused | undefined
   /** Extra challenge headers from schemes composed elsewhere (`x-cashu`, `payment-required`). */
-  readonly extra?: readonly (readonly [string, string])[]
+  readonly extra?: readonly (readonly [string, string])[] | undefined
 }
 
 export type Composed = {

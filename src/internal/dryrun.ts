@@ -16,7 +16,7 @@ import type { Logger } from './log.ts'
 export const header = 'x-turnpike-dry-run'
 
 /** Store methods that only read; every other method is answered without touching the store. */
-const reads = new Set(['name', 'getInvoice', 'getValue', 'listInvoices'])
+const reads = new Set(['name', 'getInvoice', 'getValue', 'listInvoices', 'listRevoked'])
 
 /**
  * A view of `store` that changes nothing: `claim` always wins (so a valid per-request credential
@@ -34,10 +34,20 @@ export function shadowStore(store: Store): Store {
     prune: async () => 0,
     close: async () => {},
   }
+  // Both shadow gateways refresh revocations through this one view: one store read a second between them.
+  let revoked: { at: number; list: Promise<readonly string[]> } | undefined
+  if (store.listRevoked) {
+    const list = store.listRevoked.bind(store)
+    answers.listRevoked = () => {
+      if (!revoked || Date.now() - revoked.at > 900) revoked = { at: Date.now(), list: list() }
+      return revoked.list
+    }
+  }
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (typeof prop !== 'string') return Reflect.get(target, prop, receiver)
       const value = Reflect.get(target, prop, receiver) as unknown
+      if (prop === 'listRevoked' && answers.listRevoked) return answers.listRevoked
       if (reads.has(prop) || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value
       return answers[prop] ?? (async () => {
         throw new TurnpikeError('TURNPIKE_INTERNAL', `dry-run: store.${prop} would change state`)

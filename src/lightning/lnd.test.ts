@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -9,6 +10,7 @@ import { startLndSimulator, type LndSimulator, type SentDocument } from '../../t
 import { hasSwagger, loadSwagger, responseSchema, validate, type Swagger } from '../../test/simulators/swagger.ts'
 import { challengeOf, echo, listen, startGateway, tempDir } from '../../test/harness.ts'
 import { describeBackend } from './conformance.ts'
+import { pinnedFetch } from './internal/tls.ts'
 import { lnd } from './lnd.ts'
 
 const tls = hasOpenssl()
@@ -148,6 +150,51 @@ describe('lnd', () => {
     ac.abort()
     assert.ok(got, 'the settlement made while disconnected was replayed')
     await backend.close!()
+  })
+
+  it('behavior: /v2/invoices/subscribe waits silently for an unknown hash; /v1/invoices/subscribe replays adds; /v2/invoices/lookup', async () => {
+    const f = certA ? pinnedFetch(certA.cert) : (u: string, i?: RequestInit) => fetch(u, i)
+    const headers = { 'grpc-metadata-macaroon': sim.macaroon }
+    const preimage = Buffer.alloc(32, 0x5a)
+    const hash = createHash('sha256').update(preimage).digest()
+    const backend = make()
+    const ac = new AbortController()
+    const seen: string[] = []
+    const following = (async () => {
+      for await (const s of backend.subscribeInvoice(hash.toString('hex'), { signal: ac.signal })) seen.push(s.status)
+    })()
+    await new Promise((r) => setTimeout(r, 100))
+    assert.deepEqual(seen, [], 'no message for a hash lnd does not know yet')
+    const addIndexBefore = sim.node.invoices.size
+    const created = await f(`${sim.url}/v1/invoices`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ value: '5', memo: 'preset', r_preimage: preimage.toString('base64') }),
+    })
+    assert.equal(created.status, 200)
+    const { payment_request: pr } = (await created.json()) as { payment_request: string }
+    await new Promise((r) => setTimeout(r, 50))
+    sim.pay(pr)
+    await following
+    assert.deepEqual(seen, ['open', 'settled'])
+    // duplicate preimage → lnd's error
+    const dup = await f(`${sim.url}/v1/invoices`, { method: 'POST', headers, body: JSON.stringify({ value: '5', r_preimage: preimage.toString('base64') }) })
+    assert.equal(dup.status, 500)
+    assert.match(((await dup.json()) as { message: string }).message, /already exists/)
+    // add_index replay: every invoice added after index N comes first on the stream
+    const replay = new AbortController()
+    const res = await f(`${sim.url}/v1/invoices/subscribe?add_index=${addIndexBefore}`, { headers, signal: replay.signal })
+    const reader = res.body!.getReader()
+    const { value } = await reader.read()
+    replay.abort()
+    const line = JSON.parse(new TextDecoder().decode(value).split('\n')[0]!) as { result: { memo: string; add_index: string } }
+    assert.equal(line.result.memo, 'preset')
+    assert.equal(line.result.add_index, String(addIndexBefore + 1))
+    const lookup = await f(`${sim.url}/v2/invoices/lookup?payment_hash=${hash.toString('base64url')}`, { headers })
+    assert.equal(((await lookup.json()) as { state: string }).state, 'SETTLED')
+    ac.abort()
+    await backend.close!()
+    if ('close' in f) (f as { close(): void }).close()
   })
 
   it('error: HTTP 500 and 503 → TURNPIKE_BACKEND_UNAVAILABLE with Retry-After', async () => {
@@ -320,6 +367,8 @@ describe('lnd simulator responses match data/lnd/*.swagger.json', { skip: hasSwa
       'GET /v1/invoices/subscribe 200',
       'GET /v1/getinfo 200',
       'GET /v1/getinfo 500',
+      'GET /v2/invoices/lookup 200',
+      'POST /v1/invoices 500',
     ]) {
       assert.ok(routes.has(r), `no recorded ${r}`)
     }

@@ -48,6 +48,8 @@ export function failureReason(reason: string): string {
   if (reason.startsWith('preimage')) return 'preimage_mismatch'
   if (reason === 'invalid macaroon signature') return 'bad_signature'
   if (reason === 'token expired') return 'expired'
+  if (reason === 'token revoked') return 'revoked'
+  if (reason === 'credits used up') return 'credits_exhausted'
   if (/^service .* not allowed$/.test(reason)) return 'wrong_service'
   if (reason === 'path not allowed' || reason === 'request path has dot segments') return 'wrong_path'
   if (/^method .* not allowed$/.test(reason)) return 'wrong_method'

@@ -33,7 +33,7 @@ export type TurnpikeInfo = {
   /** Lowercase hex payment hash of the credential used, when one was. */
   readonly paymentHash: string | undefined
   /** The route's access model; undefined without a route. */
-  readonly access: 'per-request' | 'pass' | undefined
+  readonly access: 'per-request' | 'pass' | 'credits' | undefined
   /** Pass length in seconds, for `pass` routes. */
   readonly passSeconds: number | undefined
   /** The route's price in millisatoshis (0n for free routes and unmatched OPTIONS). */
@@ -94,8 +94,8 @@ export function infoOf(gateway: Gateway.Gateway, d: Allow): TurnpikeInfo {
 
 /**
  * The same facts as `X-Turnpike-*` header lines, for forward-auth to hand to the upstream. All four
- * are always present, empty when not applicable: a host that copies only headers turnpike sent
- * (Caddy < 2.10 copies a literal placeholder for a missing one) then never passes a client's copy.
+ * are always present, empty when not applicable, so a host never falls back to a client's own copy
+ * (older Caddy, 2.6 for one, keeps it and copies a literal placeholder for a missing header).
  */
 export function infoHeaders(info: TurnpikeInfo): [string, string][] {
   return [

@@ -175,6 +175,88 @@ export function describeStore(
     })
 
     if (limits) describeLimits(it, key, later, prunes)
+    if (o.access ?? true) describeAccess(it, key, later)
+  })
+}
+
+/** Credit balances (`debit`/`refund`) and revocations (`revoke`/`listRevoked`), access/. */
+function describeAccess(
+  it: (title: string, fn: (store: Store) => Promise<void>) => void,
+  key: (label: string) => string,
+  later: () => number,
+): void {
+  const tokenId = (): string => randomUUID().replaceAll('-', '').padEnd(64, '0')
+
+  it('behavior: debit: a new account starts at initial, draws down, refuses when short, takes nothing then', async (store) => {
+    const a = key('credits')
+    assert.equal(await store.debit!(a, 3, 10, later()), 7)
+    assert.equal(await store.debit!(a, 7, 10, later()), 0)
+    assert.equal(await store.debit!(a, 1, 10, later()), undefined)
+    const b = key('credits-short')
+    assert.equal(await store.debit!(b, 5, 4, later()), undefined, 'initial below the amount')
+    assert.equal(await store.debit!(b, 4, 4, later()), 0)
+    const c = key('credits-big')
+    assert.equal(await store.debit!(c, 1, 2 ** 53 - 1, later()), 2 ** 53 - 2)
+  })
+
+  it('behavior: debit: 50 concurrent draws of 3 from 100 never overdraw (exactly 33 succeed)', async (store) => {
+    const a = key('credits-race')
+    const got = await Promise.all(Array.from({ length: 50 }, () => store.debit!(a, 3, 100, later())))
+    const ok = got.filter((x) => x !== undefined) as number[]
+    assert.equal(ok.length, 33)
+    assert.deepEqual([...ok].sort((x, y) => x - y), Array.from({ length: 33 }, (_, i) => 1 + 3 * i))
+    assert.equal(await store.debit!(a, 1, 100, later()), 0)
+    assert.equal(await store.debit!(a, 1, 100, later()), undefined)
+  })
+
+  it('behavior: refund gives back to a live account and never creates one', async (store) => {
+    const a = key('credits-refund')
+    assert.equal(await store.debit!(a, 4, 5, later()), 1)
+    await store.refund!(a, 4)
+    assert.equal(await store.debit!(a, 5, 5, later()), 0)
+    const gone = key('credits-none')
+    await store.refund!(gone, 7)
+    assert.equal(await store.debit!(gone, 1, 2, later()), 1, 'a refund did not initialise the account')
+  })
+
+  it('behavior: an expired balance starts again at initial', async (store) => {
+    const a = key('credits-expiry')
+    assert.equal(await store.debit!(a, 2, 2, Date.now() + 150), 0)
+    await sleep(300)
+    assert.equal(await store.debit!(a, 1, 2, later()), 1)
+  })
+
+  it('error: debit, refund and revoke reject bad arguments with TypeError', async (store) => {
+    await assert.rejects(store.debit!(key('x'), 0, 1, later()), TypeError)
+    await assert.rejects(store.debit!(key('x'), 1.5, 1, later()), TypeError)
+    await assert.rejects(store.debit!(key('x'), 1, -1, later()), TypeError)
+    await assert.rejects(store.debit!(key('x'), 1, 1, Number.NaN), TypeError)
+    await assert.rejects(store.refund!(key('x'), -1), TypeError)
+    await assert.rejects(store.revoke!('not-hex', later()), TypeError)
+  })
+
+  it('behavior: revoke is listed until it expires, idempotently, the later expiry winning', async (store) => {
+    const live = tokenId()
+    const short = tokenId()
+    await store.revoke!(live, later())
+    await store.revoke!(live, Date.now() + 100)
+    await store.revoke!(short, Date.now() + 150)
+    const now = await store.listRevoked!()
+    assert.ok(now.includes(live) && now.includes(short))
+    assert.equal(now.filter((x) => x === live).length, 1)
+    await sleep(300)
+    const then = await store.listRevoked!()
+    assert.ok(then.includes(live), 'the later expiry won')
+    assert.ok(!then.includes(short))
+  })
+
+  it('error: after close the access methods reject with TURNPIKE_STORE_UNAVAILABLE', async (store) => {
+    await store.close()
+    const unavailable = (e: unknown) => is(e) && e.code === 'TURNPIKE_STORE_UNAVAILABLE'
+    await assert.rejects(store.debit!(key('closed'), 1, 1, later()), unavailable)
+    await assert.rejects(store.refund!(key('closed'), 1), unavailable)
+    await assert.rejects(store.revoke!(tokenId(), later()), unavailable)
+    await assert.rejects(store.listRevoked!(), unavailable)
   })
 }
 
@@ -290,9 +372,12 @@ function describeLimits(
 
   it('behavior: values expire: an expired value is gone and may be written again', async (store) => {
     const k = key('value-expiry')
-    assert.equal(await store.putValue!(k, 'short', Date.now() + 150), true)
-    assert.equal(await store.getValue!(k), 'short')
-    await sleep(300)
+    const t = Date.now()
+    assert.equal(await store.putValue!(k, 'short', t + 600), true)
+    const read = await store.getValue!(k)
+    // On a very slow machine the read may come after the expiry; only a timely read must see it.
+    if (Date.now() < t + 550) assert.equal(read, 'short')
+    await sleep(Math.max(0, t + 700 - Date.now()))
     assert.equal(await store.getValue!(k), undefined)
     assert.equal(await store.putValue!(k, 'again', later()), true)
     assert.equal(await store.getValue!(k), 'again')
@@ -324,6 +409,8 @@ export declare namespace describeStore {
     readonly prunes?: boolean
     /** False for stores without the optional `take`/`putValue`/`getValue`/`deleteValue`. Default true. */
     readonly limits?: boolean
+    /** False for stores without the optional `debit`/`refund`/`revoke`/`listRevoked`. Default true. */
+    readonly access?: boolean
   }
 }
 

@@ -7,6 +7,7 @@ import { TurnpikeError } from '../Errors.ts'
 import type { InvoiceRecord, Store } from '../Store.ts'
 import { checkTake, fullAt, refill, result } from './bucket.ts'
 import { pageOf } from '../internal/invoiceQuery.ts'
+import { checkDebit, checkRefund, checkRevoke } from '../access/storeArgs.ts'
 
 /**
  * A `Map`-based {@link Store}; expired rows are swept every `pruneIntervalMs` (default 60 000, 0 disables).
@@ -19,6 +20,7 @@ export function memory(o: memory.Options = {}): Store {
   const invoices = new Map<string, InvoiceRecord>()
   const buckets = new Map<string, { tokens: number; updatedAt: number; expiresAt: number }>()
   const values = new Map<string, { value: string; expiresAt: number }>()
+  const access = { credits: new Map<string, { balance: number; expiresAt: number }>(), revoked: new Map<string, number>() }
   let closed = false
 
   const open = (): void => {
@@ -36,6 +38,8 @@ export function memory(o: memory.Options = {}): Store {
     for (const [hash, r] of invoices) if (r.expiresAt <= now && invoices.delete(hash)) n++
     for (const [key, b] of buckets) if (b.expiresAt <= now && buckets.delete(key)) n++
     for (const [key, v] of values) if (v.expiresAt <= now && values.delete(key)) n++
+    for (const [key, v] of access.credits) if (v.expiresAt <= now && access.credits.delete(key)) n++
+    for (const [key, at] of access.revoked) if (at <= now && access.revoked.delete(key)) n++
     return n
   }
 
@@ -106,9 +110,12 @@ export function memory(o: memory.Options = {}): Store {
       open()
       values.delete(key)
     },
+    ...accessMethods(open, access),
     async close() {
       closed = true
       clearInterval(timer)
+      access.credits.clear()
+      access.revoked.clear()
       claims.clear()
       invoices.clear()
       buckets.clear()
@@ -122,5 +129,43 @@ export declare namespace memory {
   type Options = {
     /** Sweep interval for expired rows (ms). Default 60 000; 0 disables. The timer is unref'd. */
     readonly pruneIntervalMs?: number
+  }
+}
+
+/**
+ * Credit balances and revocations (access/): separate from the core methods above. Each runs without
+ * an await between read and write, so it is atomic on the single JS thread.
+ */
+function accessMethods(
+  open: () => void,
+  m: { credits: Map<string, { balance: number; expiresAt: number }>; revoked: Map<string, number> },
+): Pick<Required<Store>, 'debit' | 'refund' | 'revoke' | 'listRevoked'> {
+  return {
+    async debit(account, amount, initial, expiresAt) {
+      checkDebit(account, amount, initial, expiresAt)
+      open()
+      const now = Date.now()
+      let c = m.credits.get(account)
+      if (c === undefined || c.expiresAt <= now) c = { balance: initial, expiresAt }
+      if (c.balance < amount) return undefined
+      m.credits.set(account, { balance: c.balance - amount, expiresAt: c.expiresAt })
+      return c.balance - amount
+    },
+    async refund(account, amount) {
+      checkRefund(account, amount)
+      open()
+      const c = m.credits.get(account)
+      if (c !== undefined && c.expiresAt > Date.now()) c.balance += amount
+    },
+    async revoke(tokenId, expiresAt) {
+      checkRevoke(tokenId, expiresAt)
+      open()
+      m.revoked.set(tokenId, Math.max(expiresAt, m.revoked.get(tokenId) ?? 0))
+    },
+    async listRevoked() {
+      open()
+      const now = Date.now()
+      return [...m.revoked].filter(([, at]) => at > now).map(([id]) => id)
+    },
   }
 }

@@ -8,6 +8,7 @@ import { TurnpikeError } from '../Errors.ts'
 import type { InvoiceRecord, Store } from '../Store.ts'
 import { checkTake, result } from './bucket.ts'
 import { checkQuery, encodeCursor } from '../internal/invoiceQuery.ts'
+import { checkDebit, checkRefund, checkRevoke } from '../access/storeArgs.ts'
 
 /** The refilled level of the stored bucket `b` ($2 capacity, $3 refill/s, $5 now). */
 const level = 'LEAST($2::float8, b.tokens + GREATEST(0, $5::float8 - b.updated_at) * $3::float8 / 1000)'
@@ -223,6 +224,7 @@ export function postgres(client: postgres.Client, o: postgres.Options = {}): pos
       clearInterval(timer)
     },
   }
+  Object.assign(store, accessMethods(kv, query))
   return store
 }
 
@@ -262,3 +264,48 @@ const toRecord = (row: Row): InvoiceRecord => ({
 
 const unavailable = (cause: unknown): TurnpikeError =>
   new TurnpikeError('TURNPIKE_STORE_UNAVAILABLE', 'PostgreSQL store unavailable', { cause, retryAfter: 1 })
+
+// ---- credit balances and revocations (access/), kept in the `kv` table so they expire and prune
+// with it: `credits:<account>` holds the balance, `revoked:<tokenId>` marks a revoked token.
+
+function accessMethods(kv: string, query: (text: string, params: unknown[]) => Promise<unknown[]>): Pick<Required<import('../Store.ts').Store>, 'debit' | 'refund' | 'revoke' | 'listRevoked'> {
+  // One statement: a missing or expired row starts at $2; the conflicting row is locked, and the
+  // WHERE refuses (no row returned) when the balance is short, so concurrent draws never overdraw.
+  const debit = `INSERT INTO ${kv} AS k (key, value, expires_at) SELECT $1::text, ($2::bigint - $3::bigint)::text, $4::bigint WHERE $2::bigint >= $3::bigint
+    ON CONFLICT (key) DO UPDATE SET
+      value = ((CASE WHEN k.expires_at <= $5::bigint THEN $2::bigint ELSE k.value::bigint END) - $3::bigint)::text,
+      expires_at = CASE WHEN k.expires_at <= $5::bigint THEN EXCLUDED.expires_at ELSE k.expires_at END
+    WHERE (CASE WHEN k.expires_at <= $5::bigint THEN $2::bigint ELSE k.value::bigint END) >= $3::bigint
+    RETURNING value`
+  return {
+    async debit(account, amount, initial, expiresAt) {
+      checkDebit(account, amount, initial, expiresAt)
+      const key = `credits:${account}`
+      const rows = (await query(debit, [key, initial, amount, Math.ceil(expiresAt), Date.now()])) as { value: string }[]
+      if (rows.length > 0) return Number(rows[0]!.value)
+      if (initial >= amount) return undefined
+      // The INSERT … SELECT inserted nothing because `initial` is short: still take from a live row.
+      const r = (await query(
+        `UPDATE ${kv} SET value = (value::bigint - $2::bigint)::text WHERE key = $1 AND expires_at > $3 AND value::bigint >= $2::bigint RETURNING value`,
+        [key, amount, Date.now()],
+      )) as { value: string }[]
+      return r.length > 0 ? Number(r[0]!.value) : undefined
+    },
+    async refund(account, amount) {
+      checkRefund(account, amount)
+      await query(`UPDATE ${kv} SET value = (value::bigint + $2::bigint)::text WHERE key = $1 AND expires_at > $3`, [`credits:${account}`, amount, Date.now()])
+    },
+    async revoke(tokenId, expiresAt) {
+      checkRevoke(tokenId, expiresAt)
+      await query(
+        `INSERT INTO ${kv} AS k (key, value, expires_at) VALUES ($1, '1', $2)
+         ON CONFLICT (key) DO UPDATE SET expires_at = GREATEST(k.expires_at, EXCLUDED.expires_at)`,
+        [`revoked:${tokenId}`, Math.ceil(expiresAt)],
+      )
+    },
+    async listRevoked() {
+      const rows = (await query(`SELECT key FROM ${kv} WHERE key >= 'revoked:' AND key < 'revoked;' AND expires_at > $1`, [Date.now()])) as { key: string }[]
+      return rows.map((r) => r.key.slice('revoked:'.length))
+    },
+  }
+}

@@ -9,6 +9,7 @@ import { TurnpikeError } from '../Errors.ts'
 import type { InvoiceRecord, Store } from '../Store.ts'
 import { checkTake, result } from './bucket.ts'
 import { checkQuery, pageOf } from '../internal/invoiceQuery.ts'
+import { checkDebit, checkRefund, checkRevoke } from '../access/storeArgs.ts'
 
 /**
  * The token bucket as one Lua script, so it is atomic on the server. Numbers travel as strings
@@ -144,7 +145,7 @@ export function redis(client: redis.Client, o: redis.Options = {}): Store {
               const records: InvoiceRecord[] = []
               let cursor = '0'
               do {
-                const [next, keys] = await client.scan!(cursor, 'MATCH', match, 'COUNT', '1000')
+                const [next, keys] = await client.scan!(cursor, 'MATCH', match, 'COUNT', 1000)
                 cursor = String(next)
                 const values = await Promise.all(keys.map((k) => client.get(k)))
                 for (const v of values) if (typeof v === 'string') records.push(parse(v))
@@ -154,6 +155,7 @@ export function redis(client: redis.Client, o: redis.Options = {}): Store {
           },
         }
       : {}),
+    ...(typeof client.eval === 'function' ? accessMethods(client, prefix, use) : {}),
     async close() {
       closed = true
     },
@@ -170,7 +172,7 @@ export declare namespace redis {
     eval?(script: string, numKeys: number, ...args: string[]): Promise<unknown>
     evalsha?(sha1: string, numKeys: number, ...args: string[]): Promise<unknown>
     /** For the admin API's transaction list (`listInvoices`); without it the store has none. */
-    scan?(cursor: string, ...args: string[]): Promise<[cursor: string, keys: string[]]>
+    scan?(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[cursor: string, keys: string[]]>
   }
   /** Options for {@link redis}. */
   type Options = {
@@ -197,3 +199,57 @@ function parse(json: string): InvoiceRecord {
 
 const unavailable = (cause: unknown): TurnpikeError =>
   new TurnpikeError('TURNPIKE_STORE_UNAVAILABLE', 'Redis store unavailable', { cause, retryAfter: 1 })
+
+// ---- credit balances and revocations (access/), each one Lua script so it is atomic on the server
+
+/** Draw-down: start at ARGV[2] on first use (expiring in ARGV[3] ms), take ARGV[1] only if enough. */
+const debitScript = `
+local amount, initial = tonumber(ARGV[1]), tonumber(ARGV[2])
+local v = redis.call('GET', KEYS[1])
+if not v then
+  if initial < amount then return false end
+  redis.call('SET', KEYS[1], string.format('%d', initial - amount), 'PX', ARGV[3])
+  return string.format('%d', initial - amount)
+end
+if tonumber(v) < amount then return false end
+return tostring(redis.call('DECRBY', KEYS[1], ARGV[1]))`
+/** Refund: only a live balance gets credits back (INCRBY keeps the TTL). */
+const refundScript = `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCRBY', KEYS[1], ARGV[1]) end
+return 1`
+/** One sorted set of revoked token ids scored by expiry; the set itself expires with its last entry. */
+const revokeScript = `
+local old = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not old or tonumber(old) < tonumber(ARGV[1]) then redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('PEXPIREAT', KEYS[1], last[2]) end
+return 1`
+const listRevokedScript = `return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')`
+
+function accessMethods(
+  client: redis.Client,
+  prefix: string,
+  use: <T>(fn: () => Promise<T>) => Promise<T>,
+): Pick<Required<Store>, 'debit' | 'refund' | 'revoke' | 'listRevoked'> {
+  const run = (script: string, key: string, ...args: string[]) => use(() => client.eval!(script, 1, key, ...args))
+  return {
+    async debit(account, amount, initial, expiresAt) {
+      checkDebit(account, amount, initial, expiresAt)
+      const ttl = String(Math.max(1, Math.ceil(expiresAt - Date.now())))
+      const left = await run(debitScript, `${prefix}credits:${account}`, String(amount), String(initial), ttl)
+      return left === null || left === undefined ? undefined : Number(left)
+    },
+    async refund(account, amount) {
+      checkRefund(account, amount)
+      await run(refundScript, `${prefix}credits:${account}`, String(amount))
+    },
+    async revoke(tokenId, expiresAt) {
+      checkRevoke(tokenId, expiresAt)
+      await run(revokeScript, `${prefix}revoked`, String(Math.ceil(expiresAt)), tokenId, String(Date.now()))
+    },
+    async listRevoked() {
+      return (await run(listRevokedScript, `${prefix}revoked`, String(Date.now()))) as string[]
+    },
+  }
+}

@@ -10,6 +10,7 @@ import { TurnpikeError } from '../Errors.ts'
 import type { InvoiceRecord, Store } from '../Store.ts'
 import { checkTake, result } from './bucket.ts'
 import { checkQuery, encodeCursor } from '../internal/invoiceQuery.ts'
+import { checkDebit, checkRefund, checkRevoke, checked } from '../access/storeArgs.ts'
 
 /** Schema version kept in `PRAGMA user_version`. */
 const VERSION = 2
@@ -162,6 +163,7 @@ export function sqlite(o: sqlite.Options): Store {
     deleteValue(key) {
       return use(() => void q.deleteValue.run(key))
     },
+    ...accessMethods(db, use),
     async close() {
       if (closed) return
       closed = true
@@ -281,3 +283,56 @@ function prepare(db: DatabaseSync): Record<Statements, StatementSync> {
 
 const unavailable = (cause: unknown): TurnpikeError =>
   new TurnpikeError('TURNPIKE_STORE_UNAVAILABLE', 'SQLite store unavailable', { cause, retryAfter: 1 })
+
+// ---- credit balances and revocations (access/), kept in the `kv` table so they expire and prune
+// with it: `credits:<account>` holds the balance, `revoked:<tokenId>` marks a revoked token.
+
+function accessMethods(db: DatabaseSync, use: <T>(fn: () => T) => Promise<T>): Pick<Required<Store>, 'debit' | 'refund' | 'revoke' | 'listRevoked'> {
+  let s: Record<'get' | 'put' | 'set' | 'refund' | 'revoke' | 'list', StatementSync> | undefined
+  // Prepared on first use, not with the core statements.
+  const st = () => (s ??= {
+    get: db.prepare('SELECT value FROM kv WHERE key = ? AND expires_at > ?'),
+    put: db.prepare('INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at'),
+    set: db.prepare('UPDATE kv SET value = ? WHERE key = ?'),
+    refund: db.prepare("UPDATE kv SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT) WHERE key = ? AND expires_at > ?"),
+    revoke: db.prepare(
+      `INSERT INTO kv (key, value, expires_at) VALUES (?, '1', ?)
+       ON CONFLICT(key) DO UPDATE SET expires_at = MAX(kv.expires_at, excluded.expires_at)`,
+    ),
+    list: db.prepare("SELECT key FROM kv WHERE key >= 'revoked:' AND key < 'revoked;' AND expires_at > ?"),
+  })
+  return {
+    debit(account, amount, initial, expiresAt) {
+      return checked(() => checkDebit(account, amount, initial, expiresAt)) ?? use(() => {
+        const q = st()
+        const key = `credits:${account}`
+        // IMMEDIATE takes the write lock before reading, so processes sharing the file serialise here.
+        db.exec('BEGIN IMMEDIATE')
+        try {
+          const row = q.get.get(key, Date.now()) as { value: string } | undefined
+          const balance = row === undefined ? initial : Number(row.value)
+          let left: number | undefined
+          if (balance >= amount) {
+            left = balance - amount
+            if (row === undefined) q.put.run(key, String(left), Math.ceil(expiresAt))
+            else q.set.run(String(left), key)
+          }
+          db.exec('COMMIT')
+          return left
+        } catch (e) {
+          db.exec('ROLLBACK')
+          throw e
+        }
+      })
+    },
+    refund(account, amount) {
+      return checked(() => checkRefund(account, amount)) ?? use(() => void st().refund.run(amount, `credits:${account}`, Date.now()))
+    },
+    revoke(tokenId, expiresAt) {
+      return checked(() => checkRevoke(tokenId, expiresAt)) ?? use(() => void st().revoke.run(`revoked:${tokenId}`, Math.ceil(expiresAt)))
+    },
+    listRevoked() {
+      return use(() => (st().list.all(Date.now()) as { key: string }[]).map((r) => r.key.slice('revoked:'.length)))
+    },
+  }
+}

@@ -10,7 +10,7 @@ import { challengeOf, echo, listen, startGateway } from '../harness.ts'
 export async function paidRoundTrip(
   backend: Record<string, unknown>,
   pay: (invoice: string) => { preimage: string } | Promise<{ preimage: string }>,
-  o: { price?: string; expectBackend?: string; env?: Record<string, string> } = {},
+  o: { price?: string; expectBackend?: string } = {},
 ): Promise<void> {
   const upstream = await listen(echo)
   const g = await startGateway({ backend, upstream: upstream.url, routes: [{ name: 'paid', path: '/*', price: o.price ?? '21sat' }] })

@@ -1,0 +1,78 @@
+/**
+ * The gateway's access-model hooks (credits, revocation), kept out of Gateway.ts: what to mint into a
+ * challenge's macaroon, how a verified credit token is drawn down, and how a refund is released.
+ * @module
+ */
+import type { Route } from '../Config.ts'
+import { TurnpikeError } from '../Errors.ts'
+import type { Allow, Decision } from '../RequestView.ts'
+import type { Store } from '../Store.ts'
+import type { Logger } from '../internal/log.ts'
+import { problem } from '../internal/problem.ts'
+import * as Credits from './credits.ts'
+import { watchRevocations } from './revocation.ts'
+import { takeFree } from './free.ts'
+import { clientKey } from '../RateLimit.ts'
+import type { RequestView } from '../RequestView.ts'
+
+type Verified = { readonly paymentHash: string; readonly tokenId: string; readonly caveats?: readonly string[] }
+
+export type AccessGate = {
+  /** Extra caveats for a challenge's macaroon on `route`. */
+  caveats(route: Route): string[] | undefined
+  /** True when tokens of `route` cover the whole route (pass, credits), not one path and method. */
+  wide(route: Route): boolean
+  /** The refusal for a revoked token, or undefined. */
+  revoked(route: Route, r: Verified): string | undefined
+  /** Draws one request's cost from a credit token's balance; undefined for non-credit routes. */
+  credits(route: Route, r: Verified, allow: (extra: Partial<Allow>) => Decision, exhausted: (reason: string) => Decision | Promise<Decision>): Promise<Decision> | undefined
+  /** A request without a credential: served from the route's free allowance, else `challenge()`. */
+  free(route: Route, view: RequestView, allow: (extra: Partial<Allow>) => Decision, challenge: () => Decision | Promise<Decision>): Decision | Promise<Decision>
+  /** Handles a release handle of this module (a refund); false for an ordinary claim key. */
+  release(handle: string): Promise<boolean>
+}
+
+export function createAccessGate(o: { store: Store; log: Logger; now: () => number; accountTtlMs: number; watch: boolean }): AccessGate {
+  const { store, log, now } = o
+  const revocations = o.watch ? watchRevocations(store, log) : undefined
+  return {
+    caveats: (route) => (route.access.kind === 'credits' ? [Credits.caveat(route.name, route.access)] : undefined),
+    wide: (route) => route.access.kind !== 'per-request',
+    revoked: (_route, r) => (revocations?.has(r.tokenId) ? 'token revoked' : undefined),
+    credits(route, r, allow, exhausted) {
+      const c = route.access
+      if (c.kind !== 'credits') return undefined
+      const bundle = Credits.bundleOf(r.caveats ?? [], route.name, c.unit)
+      if (bundle === undefined) return Promise.resolve(exhausted('no credits caveat'))
+      if (store.debit === undefined) {
+        return Promise.resolve(problem(new TurnpikeError('TURNPIKE_STORE_UNAVAILABLE', `The ${store.name} store keeps no credit balances`, { retryAfter: 60 }), 'store-unavailable', route.name))
+      }
+      const account = Credits.account(route.name, r.paymentHash)
+      return store.debit(account, c.cost, bundle, now() + o.accountTtlMs).then(
+        (left) => left === undefined
+          ? exhausted('credits used up')
+          : allow({ paymentHash: r.paymentHash, responseHeaders: [Credits.balanceHeader(c, left)], ...(store.refund ? { claim: Credits.refundHandle(account, c.cost) } : {}) }),
+        (e: unknown) => {
+          log.error('store failed to debit credits', { route: route.name, store: store.name, error: e })
+          return problem(new TurnpikeError('TURNPIKE_STORE_UNAVAILABLE', 'The state store is unavailable; no credits were used, retry later', { retryAfter: 2 }), 'store-unavailable', route.name)
+        },
+      )
+    },
+    free(route, view, allow, challenge) {
+      const a = route.freeAllowance
+      if (a === undefined) return challenge()
+      return takeFree(store, log, route.name, clientKey(view.clientAddress), a, now()).then((left) =>
+        left === undefined ? challenge() : allow({ responseHeaders: [['x-turnpike-free-remaining', String(left)]] }))
+    },
+    async release(handle) {
+      const r = Credits.parseRefund(handle)
+      if (r === undefined) return false
+      try {
+        await store.refund?.(r.account, r.amount)
+      } catch (e) {
+        log.error('store failed to refund credits after an upstream failure', { error: e })
+      }
+      return true
+    },
+  }
+}
