@@ -30,15 +30,16 @@ const help = `npm run bench [-- options]
 
   --quick               short run (< 3 minutes on 2 cores); default is the full run
   --rounds <n>          interleaved rounds per scenario (quick 2, full 5)
-  --duration <s>        seconds per throughput run (quick 3, full 8)
+  --duration <s>        seconds per throughput run (quick 3, full 6)
   --connections <n>     concurrent connections (default 50)
-  --creds <n>           per-request credentials per round and scenario (quick 3000, full 14000)
+  --creds <n>           per-request credentials per round and scenario (quick 3000, full 10000)
   --generator <g>       wrk (default when installed) or autocannon
   --only <ids>          comma list of scenario ids: direct,bare,nginx,pass,sqlite,redis,challenge,workers,forward-auth
   --no-micro            skip the micro-benchmarks
   --no-pin              do not pin processes to CPUs (default: load + upstream on CPU 0, proxy on the last CPU)
-  --nice                run the servers and the load generator at nice -10 (root only): on a shared machine
-                        the other processes then take less from the measurement (and are slowed down)
+  --nice=<n>            run the micro-benchmarks, servers and load generator at this nice value, e.g. --nice=-10
+                        (negative needs root): on a shared machine the other processes then take less from
+                        the measurement (and are slowed down meanwhile); default: not reniced
   --redis <url>         Redis for scenario 6 (default redis://127.0.0.1:6379/14)
   --docs / --no-docs    write the generated section of docs/benchmarks.md (default: full runs only)
   --keep                keep the temporary directory (logs, configs, credentials)
@@ -56,7 +57,7 @@ const { values: opt } = parseArgs({
     only: { type: 'string' },
     'no-micro': { type: 'boolean' },
     'no-pin': { type: 'boolean' },
-    nice: { type: 'boolean' },
+    nice: { type: 'string' },
     redis: { type: 'string' },
     docs: { type: 'boolean' },
     'no-docs': { type: 'boolean' },
@@ -74,7 +75,7 @@ const mode: 'quick' | 'full' = opt.quick && !opt.full ? 'quick' : 'full'
 const base =
   mode === 'quick'
     ? { rounds: 2, durationS: 3, pacedS: 2, warmupS: 1, perRequestPerRound: 3_000, warmCreds: 500, quietWaitS: 0 }
-    : { rounds: 5, durationS: 8, pacedS: 4, warmupS: 2, perRequestPerRound: 14_000, warmCreds: 2_000, quietWaitS: 5 }
+    : { rounds: 5, durationS: 6, pacedS: 4, warmupS: 2, perRequestPerRound: 10_000, warmCreds: 2_000, quietWaitS: 5 }
 const profile = opt.creds ? { ...base, perRequestPerRound: Number(opt.creds), warmCreds: Math.min(base.warmCreds, Number(opt.creds)) } : base
 const rounds = Number(opt.rounds ?? profile.rounds)
 const durationS = Number(opt.duration ?? profile.durationS)
@@ -228,7 +229,9 @@ async function main() {
     ? `load generator and upstream on CPU ${loadCpus}, the proxy under test alone on CPU ${sutCpus} (taskset), so "one core" means one core; ` +
       `scenario 1 moves the upstream to CPU ${sutCpus} for its runs; Redis (a system service) is not pinned; the machine is shared with other work`
     : 'not pinned'
-  if (opt.nice) setNice(-10)
+  const niceness = opt.nice === undefined ? 0 : Number(opt.nice)
+  if (!Number.isInteger(niceness) || niceness < -20 || niceness > 19) throw new Error('--nice must be an integer from -20 to 19')
+  setNice(niceness)
   const only = opt.only ? new Set(opt.only.split(',').map((s) => s.trim())) : undefined
   const notes: string[] = []
 
@@ -603,7 +606,7 @@ async function main() {
   notes.push(
     `Background load from other processes on this shared machine, sampled just before each run: median ${bg.toFixed(0)}% of all CPUs ` +
       `(max ${Math.max(0, ...runs.map((r) => r.backgroundPct ?? 0)).toFixed(0)}%); load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}. ` +
-      `All CPUs were ${busy.toFixed(0)}% busy during the runs (median).${opt.nice ? ' Servers and load generator ran at nice -10.' : ''}`,
+      `All CPUs were ${busy.toFixed(0)}% busy during the runs (median).${niceness ? ` Micro-benchmarks, servers and load generator ran at nice ${niceness}.` : ''}`,
   )
   if (generator === 'wrk') notes.push('wrk is a closed-loop generator: at saturation, latency is mostly queueing, so the paced runs are the ones to read for added latency.')
   notes.push('The per-request credentials were minted by separate processes sharing the gateway\'s data directory (master secret, dev node key, store): a real 402 from `gateway.decide`, then `devNode.pay`.')
@@ -617,7 +620,7 @@ async function main() {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     machine: info,
     settings: {
-      generator, connections, rounds, durationS, nice: opt.nice ? -10 : 0, pacedDurationS: profile.pacedS, pauseMs, warmupS: profile.warmupS,
+      generator, connections, rounds, durationS, nice: niceness, pacedDurationS: profile.pacedS, pauseMs, warmupS: profile.warmupS,
       perRequestPerRound: profile.perRequestPerRound, pin: pin ? { load: loadCpus, sut: sutCpus } : null, pinNote, mintS, minted,
       redis: redisUrl, upstreamBodyBytes: 58,
     },

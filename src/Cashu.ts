@@ -190,6 +190,8 @@ export function create(o: CreateOptions): CashuGateway {
     const price = Number(route.priceMsat / 1000n)
     const sum = Token.total(token)
     if (sum - fee < price) return rejected(`the token carries ${sum} sat${fee ? ` (fee ${fee})` : ''}; this resource costs ${price} sat`)
+    // Ecash cannot hand back change inside a 402 exchange: an overpayment is refused, not kept.
+    if (sum - fee > price) return rejected(`the token carries ${sum} sat${fee ? ` (fee ${fee})` : ''}, more than the ${price} sat this resource costs; send the exact amount`)
     const ys = [...new Set(token.proofs.map((p) => Crypto.proofY(p.secret).toHex(true)))]
     if (ys.length !== token.proofs.length) return rejected('the token repeats a proof')
 

@@ -17,6 +17,7 @@ import * as Limits from './ratelimit/config.ts'
 import { storeFromString } from './store/url.ts'
 import type { ChallengeLimit, RateLimit } from './ratelimit/config.ts'
 import type { AdminConfig, DryRun, ManifestConfig, PageConfig } from './internal/operator.ts'
+import { parseH2c, parseTls, type TlsConfig } from './proxy/tlsConfig.ts'
 
 export type { AdminConfig, DryRun, ManifestConfig, PageConfig }
 
@@ -56,6 +57,8 @@ export type Route = {
   readonly freeAllowance?: FreeAllowance | undefined
   /** Asked what each request costs; its answer replaces `priceMsat` (access/priceHook.ts). */
   readonly priceHook?: PriceHook | undefined
+  /** The price can be changed at runtime through the store (`turnpike price set`, access/overrides.ts). */
+  readonly priceOverride?: boolean
 }
 
 export type BackendConfig = { readonly type: 'dev'; readonly network: Network } | NodeBackendConfig | WalletBackendConfig
@@ -104,6 +107,10 @@ export type Config = {
   readonly page?: PageConfig
   /** Accepted Cashu mints and mode, for routes offering the `cashu` scheme. */
   readonly cashu?: CashuConfig | undefined
+  /** HTTPS (HTTP/1.1 and HTTP/2 by ALPN) on the listen port; absent = plain HTTP. */
+  readonly tls?: TlsConfig | undefined
+  /** Cleartext HTTP/2 with prior knowledge (gRPC) on the listen port, beside HTTP/1.1. */
+  readonly h2c?: boolean
 }
 
 type Issue = { path: string; message: string }
@@ -114,7 +121,7 @@ const routeNameRe = /^[a-z0-9][a-z0-9-]{0,62}$/
 const topKeys = [
   'listen', 'upstream', 'backend', 'store', 'dataDir', 'secretFile', 'challenge', 'upstreamTimeout',
   'trustProxy', 'dev', 'log', 'routes', 'lightning', 'admin', 'manifest', 'page', 'dryRun', 'forwardAuth',
-  'challengeLimit', 'workers', 'cashu',
+  'challengeLimit', 'workers', 'cashu', 'tls', 'h2c',
 ]
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -173,7 +180,7 @@ function parseRoute(v: unknown, i: number, issues: Issue[]): Route | undefined {
     issues.push({ path: at, message: 'must be an object' })
     return undefined
   }
-  unknownKeys(v, ['name', 'host', 'path', 'methods', 'price', 'access', 'upstream', 'description', 'schemes', 'dryRun', 'hidden', 'rateLimit', 'autoDetect', 'cost', 'freeAllowance', 'priceHook'], at, issues)
+  unknownKeys(v, ['name', 'host', 'path', 'methods', 'price', 'access', 'upstream', 'description', 'schemes', 'dryRun', 'hidden', 'rateLimit', 'autoDetect', 'cost', 'freeAllowance', 'priceHook', 'priceOverride'], at, issues)
   if (v.autoDetect !== undefined && v.autoDetect !== true && v.autoDetect !== false && v.autoDetect !== 'strict') {
     issues.push({ path: `${at}.autoDetect`, message: 'must be true, false or "strict"' })
   }
@@ -221,10 +228,19 @@ function parseRoute(v: unknown, i: number, issues: Issue[]): Route | undefined {
     ...(v.autoDetect === true || v.autoDetect === 'strict' ? { autoDetect: v.autoDetect } : {}),
     ...withFree(parseFreeAllowance(v.freeAllowance, `${at}.freeAllowance`, priceMsat !== 0n, issues)),
     ...withHook(parsePriceHook(v.priceHook, `${at}.priceHook`, issues), access, priceMsat, at, issues),
+    ...withOverride(v.priceOverride, v.priceHook !== undefined, access, at, issues),
   }
 }
 
 const withFree = (f: FreeAllowance | undefined): { freeAllowance?: FreeAllowance } => (f ? { freeAllowance: f } : {})
+
+function withOverride(v: unknown, hooked: boolean, access: Access, at: string, issues: Issue[]): { priceOverride?: true } {
+  if (v === undefined || v === false) return {}
+  if (v !== true) issues.push({ path: `${at}.priceOverride`, message: 'must be true or false' })
+  else if (hooked) issues.push({ path: `${at}.priceOverride`, message: 'cannot be combined with priceHook' })
+  else if (access.kind === 'credits') issues.push({ path: `${at}.priceOverride`, message: 'cannot price a credits route (its price is the bundle\'s)' })
+  return v === true ? { priceOverride: true } : {}
+}
 
 function withHook(h: PriceHook | undefined, access: Access, priceMsat: bigint | undefined, at: string, issues: Issue[]): { priceHook?: PriceHook } {
   if (h === undefined) return {}
@@ -407,6 +423,8 @@ export function parse(raw: unknown, o: { requireUpstream?: boolean } = {}): Conf
 
   const challengeLimit = Limits.parseChallengeLimit(v.challengeLimit, issues)
   const workers = Limits.parseWorkers(v.workers, store.type, issues)
+  const tls = parseTls(v.tls, issues)
+  const h2c = parseH2c(v.h2c, issues)
 
   if (issues.length > 0) throw new ConfigError(issues)
   return deepFreeze({
@@ -426,6 +444,8 @@ export function parse(raw: unknown, o: { requireUpstream?: boolean } = {}): Conf
     ...(challengeLimit ? { challengeLimit } : {}),
     ...(workers !== undefined ? { workers } : {}),
     ...(cashu ? { cashu } : {}),
+    ...(tls ? { tls } : {}),
+    ...(h2c ? { h2c } : {}),
     admin,
     manifest,
     page,

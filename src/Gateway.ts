@@ -127,7 +127,7 @@ export function create(o: CreateOptions): Gateway {
   const limits = createLimiter({ config, store, now, log })
   const challenge = limits.wrapChallenge(issueChallenge)
   // Credit bundles and revocation (access/gate.ts).
-  const access = createAccessGate({ store, log, now, accountTtlMs: claimTtlMs, watch: true })
+  const access = createAccessGate({ store, log, now, accountTtlMs: claimTtlMs, watch: true, routes: config.routes })
   // Settlement detection for `autoDetect` routes (lightning/settlement.ts); no backend call otherwise.
   const settlement = config.routes.some((r) => r.autoDetect)
     ? createSettlementChecker({ backend, store, cacheTtlMs: claimTtlMs, challenge: config.challenge, now, logger: log })
@@ -255,8 +255,8 @@ export function create(o: CreateOptions): Gateway {
 
   /** Access for a verified, paid token: pass routes allow, per-request routes claim it once. */
   function grant(route: Route, view: RequestView, path: string, r: { paymentHash: string; tokenId: string; caveats?: readonly string[] }): Decision | Promise<Decision> {
-    const revoked = access.revoked(route, r)
-    if (revoked !== undefined) return challenge(route, view, path, revoked)
+    const refused = access.refused(route, r)
+    if (refused !== undefined) return challenge(route, view, path, refused)
     const paid = (): Decision | Promise<Decision> => route.access.kind === 'pass'
       ? (limits.passUsed(route, view, r.paymentHash), allow(route, 'paid', { paymentHash: r.paymentHash }))
       : access.credits(route, r, (extra) => allow(route, 'paid', extra), (why) => Promise.resolve(limits.forget(route, view, path)).then(() => challenge(route, view, path, why)))
@@ -281,11 +281,11 @@ export function create(o: CreateOptions): Gateway {
     return whenSettled(route, view, path, v, v.macaroon)
   }
 
-  function decide(view: RequestView, limitChecked = false): Decision | Promise<Decision> {
+  function decide(view: RequestView, limitChecked = false, priced?: Route): Decision | Promise<Decision> {
     const path = normalizePath(view.path)
     if (path === undefined) return problemOf('TURNPIKE_BAD_REQUEST', 'The request path is not acceptable', 'bad-path')
     const method = view.method
-    const route = findRoute(config.routes, view.host, method, path)
+    const route = priced ?? findRoute(config.routes, view.host, method, path)
     if (method === 'OPTIONS') {
       return { kind: 'allow', route: route?.name ?? '', stripHeaders: credentialHeaders, requestHeaders: [], responseHeaders: [], reason: 'options' }
     }
@@ -293,6 +293,10 @@ export function create(o: CreateOptions): Gateway {
     if (route.rateLimit?.by === 'client' && !route.dryRun && !limitChecked) {
       return limits.client(route, view).then((stop) => stop ?? decide(view, true))
     }
+    // A `priceHook` route: decided again at the price the hook gives this request (access/priceHook.ts).
+    if (route.priceHook && !priced) return access.priced(route, view, path).then((r) => ('kind' in r ? r : decide(view, true, r)))
+    const overridden = priced ? undefined : access.overridden(route)
+    if (overridden) return decide(view, true, overridden)
     if (route.priceMsat === 0n) return allow(route, 'free')
     if (route.dryRun && shadows) return DryRun.decideDry(route, view, shadows, credentialHeaders, log)
 

@@ -156,12 +156,13 @@ describe('Cashu NUT-24', () => {
       assert.match(((await res.json()) as { detail: string }).detail, /already spent/i)
     })
 
-    it('error: foreign mint, too little, wrong unit and garbage are 400 without a swap', async () => {
+    it('error: foreign mint, too little, too much, wrong unit and garbage are 400 without a swap', async () => {
       const { req } = await challenge(`${g.url}/cashu/e`)
       const foreign = await fundedWallet(other, 64)
       const cases = [
         await tokenFor(foreign, { ...req, mints: [other.url] }),
         await tokenFor(w, req, { amount: 9 }),
+        await tokenFor(w, req, { amount: 11 }),
         Token.encodeV4({ ...Token.decode(await tokenFor(w, req)), unit: 'usd' }),
         'cashuBnotatoken',
       ]

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -14,7 +14,11 @@ import { listen, startGateway, type Gateway } from './harness.ts'
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const skip = existsSync(chromiumPath) ? false : `chromium not found at ${chromiumPath} (apt-get install chromium; .ci/run does)`
-const imgDir = fileURLToPath(new URL('../docs/img/', import.meta.url))
+// Screenshots refresh the committed docs/img/ only on request (UPDATE_SCREENSHOTS=1), so a test run
+// leaves the work tree clean; otherwise they go to a temporary directory and are still checked.
+const imgDir = process.env.UPDATE_SCREENSHOTS
+  ? fileURLToPath(new URL('../docs/img/', import.meta.url))
+  : mkdtempSync(join(tmpdir(), 'turnpike-shots-'))
 const hasZbar = spawnSync('zbarimg', ['--version']).status === 0
 
 /** PNG signature + a decodable size; returns the bytes. */

@@ -27,8 +27,11 @@ const server = http.createServer({ keepAlive: true, requestTimeout: 0, headersTi
 server.listen(Number(process.argv[3] ?? 0), '127.0.0.1', () => {
   process.stdout.write(`READY ${(server.address() as AddressInfo).port}\n`)
 })
-process.on('SIGTERM', () => {
-  server.close(() => process.exit(0))
-  server.closeAllConnections()
-  forwarder.close()
-})
+// SIGINT too, so that `node --cpu-prof` (bench/profile.ts) gets a clean exit and writes its profile.
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(sig, () => {
+    server.close(() => process.exit(0))
+    server.closeAllConnections()
+    forwarder.close()
+  })
+}

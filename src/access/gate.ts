@@ -12,6 +12,10 @@ import { problem } from '../internal/problem.ts'
 import * as Credits from './credits.ts'
 import { watchRevocations } from './revocation.ts'
 import { takeFree } from './free.ts'
+import { createPricer, paidPrice, priceCaveat } from './priceHook.ts'
+import { watchOverrides } from './overrides.ts'
+import { is } from '../Errors.ts'
+import type { Reply } from '../RequestView.ts'
 import { clientKey } from '../RateLimit.ts'
 import type { RequestView } from '../RequestView.ts'
 
@@ -22,8 +26,12 @@ export type AccessGate = {
   caveats(route: Route): string[] | undefined
   /** True when tokens of `route` cover the whole route (pass, credits), not one path and method. */
   wide(route: Route): boolean
-  /** The refusal for a revoked token, or undefined. */
-  revoked(route: Route, r: Verified): string | undefined
+  /** Why a verified token is refused (revoked, or bought at a lower price), or undefined. */
+  refused(route: Route, r: Verified): string | undefined
+  /** The route at its runtime override price, when one is set (sync, from memory). */
+  overridden(route: Route): Route | undefined
+  /** The route with the price its `priceHook` gives this request, or a 503 reply. */
+  priced(route: Route, view: RequestView, path: string): Promise<Route | Reply>
   /** Draws one request's cost from a credit token's balance; undefined for non-credit routes. */
   credits(route: Route, r: Verified, allow: (extra: Partial<Allow>) => Decision, exhausted: (reason: string) => Decision | Promise<Decision>): Promise<Decision> | undefined
   /** A request without a credential: served from the route's free allowance, else `challenge()`. */
@@ -32,13 +40,36 @@ export type AccessGate = {
   release(handle: string): Promise<boolean>
 }
 
-export function createAccessGate(o: { store: Store; log: Logger; now: () => number; accountTtlMs: number; watch: boolean }): AccessGate {
+export function createAccessGate(o: { store: Store; log: Logger; now: () => number; accountTtlMs: number; watch: boolean; routes: readonly Route[] }): AccessGate {
   const { store, log, now } = o
   const revocations = o.watch ? watchRevocations(store, log) : undefined
+  const pricer = createPricer({ log, now })
+  const overrides = o.watch ? watchOverrides(store, o.routes, log) : undefined
+  const caveatPriced = (route: Route): boolean => route.priceHook !== undefined || route.priceOverride === true
   return {
-    caveats: (route) => (route.access.kind === 'credits' ? [Credits.caveat(route.name, route.access)] : undefined),
+    caveats(route) {
+      if (route.access.kind === 'credits') return [Credits.caveat(route.name, route.access)]
+      return caveatPriced(route) ? [priceCaveat(route.name, route.priceMsat)] : undefined
+    },
     wide: (route) => route.access.kind !== 'per-request',
-    revoked: (_route, r) => (revocations?.has(r.tokenId) ? 'token revoked' : undefined),
+    refused(route, r) {
+      if (revocations?.has(r.tokenId)) return 'token revoked'
+      if (!caveatPriced(route)) return undefined
+      const paid = paidPrice(r.caveats ?? [], route.name)
+      return paid === undefined || paid < route.priceMsat ? 'credential bought at a lower price' : undefined
+    },
+    overridden(route) {
+      const msat = route.priceOverride ? overrides?.get(route.name) : undefined
+      return msat === undefined ? undefined : { ...route, priceMsat: msat }
+    },
+    async priced(route, view, path) {
+      try {
+        return { ...route, priceMsat: await pricer.price(route.name, route.priceHook!, view, path) }
+      } catch (e) {
+        if (!is(e)) throw e
+        return problem(e, 'price-unavailable', route.name)
+      }
+    },
     credits(route, r, allow, exhausted) {
       const c = route.access
       if (c.kind !== 'credits') return undefined

@@ -41,6 +41,7 @@ export function parsePriceHook(v: unknown, at: string, issues: Issue[]): PriceHo
   if (url === undefined) issues.push({ path: `${at}.url`, message: 'must be an http or https URL' })
   const dur = (x: unknown, key: string, fallback: number): number => {
     if (x === undefined) return fallback
+    if (x === 0 || x === '0') return 0
     const ms = typeof x === 'string' && /^\d+ms$/.test(x) ? Number(x.slice(0, -2)) : (parseDuration(x as string | number) ?? NaN) * 1000
     if (!Number.isFinite(ms) || ms < 0) issues.push({ path: `${at}.${key}`, message: 'must be a duration like 500ms, 2s or 1m' })
     return Number.isFinite(ms) ? ms : fallback

@@ -153,7 +153,7 @@ const handlers: Record<string, Handler> = {
 
   async info(ctx) {
     const { config, backend, store } = ctx.rt
-    const version = (await import('../../package.json', { with: { type: 'json' } })).default.version
+    const { version } = await import('../internal/version.ts')
     let node: Record<string, unknown> = {}
     try {
       if (backend.getInfo) node = { ...(await within(2000, backend.getInfo())) }

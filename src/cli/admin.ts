@@ -24,10 +24,19 @@ function usageOf(op: Operation): string {
 
 export const adminHelp = `turnpike admin — the admin API of a running gateway
 
-Usage:
-${operations.map((op) => `  ${usageOf(op).padEnd(70)} ${op.title}`).join('\n')}
-  ${'turnpike admin metrics'.padEnd(70)} Prometheus text of /metrics
-  ${'turnpike admin schema'.padEnd(70)} every command, its input schema and the exit codes (JSON)
+Usage: turnpike admin <command> [options]
+
+Commands:
+${operations.map((op) => `  ${(op.name + (positionals[op.name] ?? []).map((p) => ` <${flagName(p)}>`).join('')).padEnd(26)} ${op.title}`).join('\n')}
+  ${'metrics'.padEnd(26)} Prometheus text of /metrics
+  ${'schema'.padEnd(26)} every command, its input schema and the exit codes (JSON)
+
+Filters:
+  transactions  --route <name> --status open|settled|expired|canceled|unknown --since <time>
+                --until <time> --limit <1-200> --cursor <next> --no-lookup
+  revenue       --route <name> --since <time> --until <time> --max-scan <n>
+  revoke        <payment-hash>, or --token-id <id>
+  (<time>: ISO 8601 like 2026-01-31T00:00:00Z, or unix seconds)
 
 Options:
   --url <url>          admin listener (default $TURNPIKE_ADMIN_URL or http://127.0.0.1:9402)

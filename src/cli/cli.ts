@@ -11,9 +11,11 @@ Usage:
   turnpike pay    <invoice>          pay through a gateway's dev node
   turnpike token  inspect <macaroon> decode a token
   turnpike token  revoke <token-id>  refuse a token on every gateway sharing the store
+  turnpike price  set <route> <price> change a route's price at runtime on every instance
   turnpike admin  <command>          the admin API: info, routes, transactions, revenue, revoke, …
   turnpike mcp                       the admin API as an MCP server on stdio (for AI agents)
   turnpike doctor [--config file]    check the Lightning backend: credentials, node, network
+  turnpike cert   --self-signed      a development TLS certificate for --tls-cert/--tls-key
   turnpike <command> --help
 
 Docs: README.md
@@ -35,8 +37,12 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./token.ts')).token(rest)
       case 'admin':
         return await (await import('./admin.ts')).admin(rest)
+      case 'price':
+        return await (await import('../access/priceCli.ts')).price(rest)
       case 'mcp':
         return await (await import('./mcp.ts')).mcp(rest)
+      case 'cert':
+        return await (await import('./cert.ts')).cert(rest)
       case 'doctor':
         return await (await import('./doctor.ts')).doctor(rest)
       case undefined:
@@ -47,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
         return command === undefined ? 2 : 0
       case '--version':
       case '-v':
-        process.stdout.write(`${(await import('../../package.json', { with: { type: 'json' } })).default.version}\n`)
+        process.stdout.write(`${(await import('../internal/version.ts')).version}\n`)
         return 0
       default:
         process.stderr.write(`turnpike: unknown command "${command}"\n\n${help}`)

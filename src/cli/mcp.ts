@@ -40,7 +40,7 @@ export async function mcp(argv: string[]): Promise<number> {
     process.stderr.write('turnpike mcp needs the "@modelcontextprotocol/sdk" package: npm install @modelcontextprotocol/sdk\n')
     return 1
   }
-  const version = (await import('../../package.json', { with: { type: 'json' } })).default.version
+  const { version } = await import('../internal/version.ts')
   const server = await mod.createServer(client, version)
   const transport = new stdio.StdioServerTransport()
   const closed = new Promise<void>((resolve) => {

@@ -22,6 +22,10 @@ Options:
   --price <price>        price of the catch-all route: 10sat, 2500msat (not with config routes)
   --access <model>       per-request (default) or pass:<duration>, e.g. pass:1h
   --listen <addr>        host:port to listen on (default 127.0.0.1:8402)
+  --tls-cert <file>      PEM certificate: serve HTTPS (HTTP/1.1 and HTTP/2, gRPC) on the listen port;
+                         reloaded with the key on SIGHUP (dev pair: turnpike cert --self-signed)
+  --tls-key <file>       PEM private key for --tls-cert
+  --h2c                  also accept cleartext HTTP/2 (gRPC with prior knowledge) on the listen port
   --backend <type>       Lightning backend; required. "dev" = built-in simulated node (no real money)
   --dev-network <net>    dev node network: regtest (default), testnet, signet, mainnet
   --dev-pay-open         let non-loopback clients use /.turnpike/dev/pay (dev backend only)
@@ -46,6 +50,9 @@ export const serveOptions = {
   price: { type: 'string' },
   access: { type: 'string' },
   listen: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  h2c: { type: 'boolean' },
   backend: { type: 'string' },
   'dev-network': { type: 'string' },
   'dev-pay-open': { type: 'boolean' },
@@ -70,6 +77,10 @@ export function rawConfig(flags: Flags, env: NodeJS.ProcessEnv): Record<string, 
   const issues: { path: string; message: string }[] = []
   if (flags.upstream !== undefined) raw.upstream = flags.upstream
   if (flags.listen !== undefined) raw.listen = flags.listen
+  if (flags['tls-cert'] !== undefined || flags['tls-key'] !== undefined) {
+    raw.tls = { ...(typeof raw.tls === 'object' ? (raw.tls as object) : {}), ...(flags['tls-cert'] !== undefined ? { certFile: flags['tls-cert'] } : {}), ...(flags['tls-key'] !== undefined ? { keyFile: flags['tls-key'] } : {}) }
+  }
+  if (flags.h2c) raw.h2c = true
   if (flags['data-dir'] !== undefined) raw.dataDir = flags['data-dir']
   else if (raw.dataDir === undefined && env.TURNPIKE_DATA_DIR) raw.dataDir = env.TURNPIKE_DATA_DIR
   if (flags['secret-file'] !== undefined) raw.secretFile = flags['secret-file']

@@ -14,6 +14,9 @@ import { problem } from '../internal/problem.ts'
 import { writeReply } from '../adapters/node.ts'
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts'
 
+/** Payment receipts are only sent with a successful answer (MPP §2.6, x402). */
+const receiptHeaders = new Set(['payment-receipt', 'payment-response'])
+
 export type Forwarder = {
   /** Proxies `req` to `target` + `pathAndQuery`. Calls `onFailure` when the upstream failed (error or 5xx). */
   forward(req: IncomingMessage, res: ServerResponse, target: URL, pathAndQuery: string, d: Allow, onFailure: () => void): void
@@ -88,7 +91,7 @@ export function createForwarder(o: ForwarderOptions): Forwarder {
         clearTimeout(timer)
         const status = ur.statusCode ?? 502
         if (status >= 500) failOnce()
-        res.writeHead(status, ur.statusMessage, downstreamResponseHeaders(ur.rawHeaders, ur.headers, d.responseHeaders))
+        res.writeHead(status, ur.statusMessage, downstreamResponseHeaders(ur.rawHeaders, ur.headers, status < 300 ? d.responseHeaders : d.responseHeaders.filter(([k]) => !receiptHeaders.has(k.toLowerCase()))))
         // Flush headers at once so event streams start before the first event.
         res.flushHeaders()
         ur.pipe(res)

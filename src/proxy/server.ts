@@ -15,12 +15,18 @@ import { problem } from '../internal/problem.ts'
 import { createForwarder } from './forward.ts'
 import { handleInternal, prefix } from './internal.ts'
 import * as Manifest from '../manifest.ts'
+import { createGrpcProxy } from './grpc.ts'
+import { createH2 } from './h2.ts'
+import { createListener, type Listener } from './tls.ts'
 import { pageService } from '../page/service.ts'
 
 export type Proxy = {
+  /** The HTTP/1.1 server. With `tls` or `h2c` it is fed by `listener` and does not listen itself. */
   readonly server: Server
-  /** `http://host:port` the proxy listens on. */
+  /** `http://host:port` (or `https://` with `tls`) the proxy listens on. */
   readonly url: string
+  /** Present with `tls` or `h2c`: the port's listener; `reload()` re-reads the certificate. */
+  readonly listener?: Listener
   close(): Promise<void>
 }
 
@@ -63,7 +69,7 @@ export async function startProxy(rt: Runtime, log: Logger): Promise<Proxy> {
     })
   }
 
-  const server = http.createServer({ keepAlive: true, requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const view = toView(req, config.trustProxy)
     if (view.path.startsWith(prefix) && (page.handle(req, res, view.path) || handleInternal(req, res, view.path, rt, log))) return
     if (manifest && view.path === Manifest.path) return manifest(view.method, res)
@@ -76,7 +82,8 @@ export async function startProxy(rt: Runtime, log: Logger): Promise<Proxy> {
     if (d instanceof Promise) {
       d.then((x) => act(req, res, x), (e: unknown) => writeReply(res, internalError(log, e)))
     } else act(req, res, d)
-  })
+  }
+  const server = http.createServer({ keepAlive: true, requestTimeout: 0, headersTimeout: 30_000 }, handler)
 
   const upgraded = new Set<Duplex>()
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -109,26 +116,71 @@ export async function startProxy(rt: Runtime, log: Logger): Promise<Proxy> {
     else socket.destroy(err)
   })
 
+  // TLS or h2c: one listener dispatches each connection to `server` or an HTTP/2 server (tls.ts).
+  const wrapped = config.tls || config.h2c ? listenerFor(rt, log, server, handler) : undefined
+  const bound = wrapped?.listener.server ?? server
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(config.listen.port, config.listen.host, () => {
-      server.off('error', reject)
+    bound.once('error', reject)
+    bound.listen(config.listen.port, config.listen.host, () => {
+      bound.off('error', reject)
       resolve()
     })
   })
-  const addr = server.address() as AddressInfo
+  const addr = bound.address() as AddressInfo
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
   return {
     server,
-    url: `http://${host}:${addr.port}`,
+    url: `${config.tls ? 'https' : 'http'}://${host}:${addr.port}`,
+    ...(wrapped ? { listener: wrapped.listener } : {}),
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()
         for (const s of upgraded) s.destroy()
+        wrapped?.close()
       })
       forwarder.close()
       page.close()
+    },
+  }
+}
+
+/** The dispatching listener, its HTTP/2 server with the gRPC proxy, and certificate reload on SIGHUP. */
+function listenerFor(rt: Runtime, log: Logger, server: Server, handler: (req: IncomingMessage, res: ServerResponse) => void) {
+  const { config, gateway } = rt
+  const grpc = createGrpcProxy({
+    decide: (v) => gateway.decide(v),
+    normalize: (p) => gateway.normalize(p),
+    target: (d) => targetFor(rt, d),
+    trustProxy: config.trustProxy,
+    timeoutMs: config.upstreamTimeoutMs,
+    logger: log,
+    onFailure: (d) => {
+      rt.gatewayMetrics.upstreamErrors.inc([d.route])
+      if (d.claim) void gateway.release(d.claim)
+    },
+  })
+  const h2 = createH2(handler, grpc)
+  const listener = createListener({ tls: config.tls, http: server, h2: h2.server })
+  const onHup = () => {
+    try {
+      listener.reload()
+      log.info('TLS certificate reloaded', { certFile: config.tls?.certFile })
+    } catch (e) {
+      log.error('TLS certificate reload failed; keeping the current one', { error: e })
+    }
+  }
+  if (config.tls) process.on('SIGHUP', onHup)
+  // drain() closes `server`: stop accepting on the real listener too.
+  server.once('close', () => listener.server.close())
+  return {
+    listener,
+    close() {
+      process.off('SIGHUP', onHup)
+      listener.server.close()
+      h2.destroyAll()
+      listener.destroyAll()
+      grpc.close()
     },
   }
 }
