@@ -5,8 +5,9 @@
  *   node bench/profile.ts <pass|sqlite|redis|challenge|bare> [--seconds 10] [--top 40] [--keep]
  *
  * The gateway (or bare proxy) runs pinned to the last CPU, wrk and the upstream to CPU 0, as in
- * bench/run.ts. The .cpuprofile file is kept under bench/results/profiles/ (open it in Chrome
- * DevTools or speedscope).
+ * bench/run.ts. The .cpuprofile file (covering start-up too) is copied to --out (default
+ * <tmpdir>/turnpike-profiles/; open it in Chrome DevTools or speedscope). Profiles stay out of the
+ * repository: they are several MB each.
  */
 import { randomBytes } from 'node:crypto'
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -20,7 +21,7 @@ import { exec, freePort, readyHttp, readyLine, startServer, type Server } from '
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const node = process.execPath
 const { values, positionals } = parseArgs({
-  options: { seconds: { type: 'string' }, top: { type: 'string' }, keep: { type: 'boolean' }, redis: { type: 'string' } },
+  options: { seconds: { type: 'string' }, top: { type: 'string' }, keep: { type: 'boolean' }, redis: { type: 'string' }, out: { type: 'string' } },
   allowPositionals: true,
 })
 const scenario = positionals[0] ?? 'pass'
@@ -48,6 +49,27 @@ export function topSelf(p: Profile, n: number): { share: number; ms: number; fn:
     self.set(key, (self.get(key) ?? 0) + dt)
   })
   return [...self].sort((a, b) => b[1] - a[1]).slice(0, n).map(([fn, us]) => ({ share: us / total, ms: us / 1000, fn }))
+}
+
+/** Inclusive time per function (a function counted once per stack), for the frames matching `pattern`. */
+export function topInclusive(p: Profile, pattern: RegExp, n: number): { us: number; fn: string }[] {
+  const byId = new Map(p.nodes.map((x) => [x.id, x]))
+  const parent = new Map<number, number>()
+  for (const x of p.nodes) for (const c of x.children ?? []) parent.set(c, x.id)
+  const self = new Map<number, number>()
+  p.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)))
+  const incl = new Map<string, number>()
+  for (const [id, t] of self) {
+    const seen = new Set<string>()
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const f = byId.get(cur)!.callFrame
+      const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|src|bench)\//, '$1/')}:${f.lineNumber + 1}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      incl.set(key, (incl.get(key) ?? 0) + t)
+    }
+  }
+  return [...incl].filter(([k]) => pattern.test(k)).sort((a, b) => b[1] - a[1]).slice(0, n).map(([fn, us]) => ({ us, fn }))
 }
 
 try {
@@ -80,17 +102,20 @@ try {
     auth: perRequest || scenario === 'challenge' ? undefined : cred[0],
     creds: perRequest ? { file: join(tmp, 'creds'), start: 0, count: cred.length } : undefined,
   })
-  process.stderr.write(`${Math.round(r.rps)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ${JSON.stringify(r.statuses)}\n`)
+  process.stderr.write(`${Math.round(r.rps)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ${JSON.stringify(r.statuses)}, ${r.ok} ok\n`)
   // SIGINT lets the server close cleanly, which is when --cpu-prof writes the profile.
   sut.child.kill('SIGINT')
   await new Promise((res) => sut.child.once('exit', res))
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))!
-  const out = join(root, 'bench/results/profiles')
+  const out = values.out ?? join(os.tmpdir(), 'turnpike-profiles')
   mkdirSync(out, { recursive: true })
   const dest = join(out, `${new Date().toISOString().replace(/[:.]/g, '-')}-${scenario}.cpuprofile`)
   copyFileSync(join(profDir, file), dest)
   const prof = JSON.parse(readFileSync(dest, 'utf8')) as Profile
+  process.stdout.write('self time (whole process life, start-up included):\n')
   for (const x of topSelf(prof, Number(values.top ?? 40))) process.stdout.write(`${(100 * x.share).toFixed(1).padStart(5)}%  ${x.ms.toFixed(0).padStart(6)} ms  ${x.fn}\n`)
+  process.stdout.write(`\ninclusive time of turnpike's own functions, µs per request (${r.ok} requests):\n`)
+  for (const x of topInclusive(prof, /^\S+ (src|bench)\//, 30)) process.stdout.write(`${(x.us / Math.max(1, r.ok)).toFixed(2).padStart(9)} µs  ${x.fn}\n`)
   process.stderr.write(`profile: ${dest}\n`)
 } finally {
   for (const s of servers.reverse()) await s.stop()

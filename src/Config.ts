@@ -23,6 +23,19 @@ export type { AdminConfig, DryRun, ManifestConfig, PageConfig }
 
 export type Access = { readonly kind: 'per-request' } | { readonly kind: 'pass'; readonly seconds: number } | Credits
 
+/** The access model as published in the manifest, admin API and logs. */
+export type AccessInfo =
+  | { readonly type: 'per-request' }
+  | { readonly type: 'pass'; readonly duration_secs: number }
+  | { readonly type: 'credits'; readonly unit: string; readonly amount: number; readonly cost: number }
+
+/** Describes an access model for the manifest, admin API and start-up banner. */
+export function accessInfo(a: Access): AccessInfo {
+  if (a.kind === 'pass') return { type: 'pass', duration_secs: a.seconds }
+  if (a.kind === 'credits') return { type: 'credits', unit: a.unit, amount: a.amount, cost: a.cost }
+  return { type: 'per-request' }
+}
+
 /** Payment schemes a route offers, all backed by one invoice per challenge (protocols.md §8). */
 export type Scheme = 'l402' | 'payment' | 'cashu' | 'x402'
 export const schemeNames: readonly Scheme[] = ['l402', 'payment', 'cashu', 'x402']

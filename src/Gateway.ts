@@ -37,6 +37,8 @@ export type Gateway = {
   release(claim: string): Promise<void>
   /** Normalised path the decision applied to (what the upstream must receive). */
   normalize(path: string): string | undefined
+  /** Stops background pollers (revocations, price overrides). The store is closed by its owner. */
+  close(): void
 }
 
 export type CreateOptions = {
@@ -339,6 +341,7 @@ export function create(o: CreateOptions): Gateway {
     config,
     decide: decided ? observed : (view: RequestView) => decide(view),
     normalize: normalizePath,
+    close: () => access.close(),
     async release(claim) {
       if (await access.release(claim)) return
       try {

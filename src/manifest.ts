@@ -8,7 +8,7 @@
  * @module
  */
 import type { ServerResponse } from 'node:http'
-import type { Config, Route } from './Config.ts'
+import { accessInfo, type AccessInfo, type Config, type Route } from './Config.ts'
 
 export const path = '/.well-known/l402-services'
 
@@ -21,7 +21,7 @@ export type ManifestRoute = {
   readonly host?: string
   readonly methods?: readonly string[]
   readonly description: string
-  readonly access: { readonly type: 'per-request' } | { readonly type: 'pass'; readonly duration_secs: number }
+  readonly access: AccessInfo
   /** Authorization schemes accepted: `L402`, `LSAT`, `Payment` (MPP), `Cashu` (NUT-24), `x402`. */
   readonly schemes: readonly string[]
   /** Present when the route only observes (shadow mode): requests pass without payment. */
@@ -75,7 +75,7 @@ export function build(config: Config, o: { backend: string; network?: string }):
       ...(r.host ? { host: r.host } : {}),
       ...(r.methods ? { methods: r.methods } : {}),
       description: r.description,
-      access: r.access.kind === 'pass' ? { type: 'pass', duration_secs: r.access.seconds } : { type: 'per-request' },
+      access: accessInfo(r.access),
       schemes,
       ...(r.dryRun ? { dry_run: true as const } : {}),
     })

@@ -162,6 +162,7 @@ export async function createRuntime(config: Config, o: { logger: Logger; env?: N
     gatewayMetrics,
     macaroonHash: (serialized) => macaroonHash(secret.key, serialized),
     async close() {
+      gateway.close()
       await store.close()
       await backend.close?.()
     },

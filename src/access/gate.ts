@@ -38,6 +38,8 @@ export type AccessGate = {
   free(route: Route, view: RequestView, allow: (extra: Partial<Allow>) => Decision, challenge: () => Decision | Promise<Decision>): Decision | Promise<Decision>
   /** Handles a release handle of this module (a refund); false for an ordinary claim key. */
   release(handle: string): Promise<boolean>
+  /** Stops the revocation and price-override pollers. */
+  close(): void
 }
 
 export function createAccessGate(o: { store: Store; log: Logger; now: () => number; accountTtlMs: number; watch: boolean; routes: readonly Route[] }): AccessGate {
@@ -94,6 +96,10 @@ export function createAccessGate(o: { store: Store; log: Logger; now: () => numb
       if (a === undefined) return challenge()
       return takeFree(store, log, route.name, clientKey(view.clientAddress), a, now()).then((left) =>
         left === undefined ? challenge() : allow({ responseHeaders: [['x-turnpike-free-remaining', String(left)]] }))
+    },
+    close() {
+      revocations?.stop()
+      overrides?.stop()
     },
     async release(handle) {
       const r = Credits.parseRefund(handle)

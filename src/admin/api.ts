@@ -4,7 +4,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Route } from '../Config.ts'
+import { accessInfo, type Route } from '../Config.ts'
 import { TurnpikeError, is } from '../Errors.ts'
 import type { Snapshot } from '../Metrics.ts'
 import { json, readJson } from './http.ts'
@@ -51,7 +51,7 @@ function routeView(r: Route, upstream: string | undefined) {
     path: r.path,
     ...(r.methods ? { methods: r.methods } : {}),
     price_msat: r.priceMsat.toString(),
-    access: r.access.kind === 'pass' ? { type: 'pass', duration_secs: r.access.seconds } : { type: 'per-request' },
+    access: accessInfo(r.access),
     schemes: r.schemes,
     upstream: r.upstream ?? upstream ?? null,
     description: r.description,

@@ -83,7 +83,7 @@ button{font:inherit;padding:7px 12px;border-radius:8px;border:1px solid var(--li
       fill('routes', routes.map(function(r){
         var tr = document.createElement('tr'), s = stats[r.name] || {};
         cell(tr, r.name); cell(tr, (r.host || '') + r.path + (r.methods ? ' [' + r.methods.join(',') + ']' : ''), 'mono');
-        cell(tr, r.price_msat === '0' ? 'free' : sat(r.price_msat)); cell(tr, r.access.type === 'pass' ? 'pass ' + r.access.duration_secs + 's' : 'per-request');
+        cell(tr, r.price_msat === '0' ? 'free' : sat(r.price_msat)); cell(tr, r.access.type === 'pass' ? 'pass ' + r.access.duration_secs + 's' : r.access.type === 'credits' ? 'credits ' + r.access.amount + ' ' + r.access.unit : 'per-request');
         cell(tr, String(sum(s.requests || {}))); cell(tr, String(s.verified || 0));
         cell(tr, [r.dry_run ? 'dry-run' : '', r.hidden ? 'hidden' : ''].filter(Boolean).join(', '));
         return tr;

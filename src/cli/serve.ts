@@ -120,7 +120,7 @@ export function banner(rt: Runtime, proxy: Proxy, log: Logger): void {
       name: r.name,
       match: `${r.host ?? '*'}${r.path}${r.methods ? ` [${r.methods.join(',')}]` : ''}`,
       price: r.priceMsat === 0n ? 'free' : formatPrice(r.priceMsat),
-      access: r.access.kind === 'pass' ? `pass ${r.access.seconds}s` : 'per-request',
+      access: r.access.kind === 'pass' ? `pass ${r.access.seconds}s` : r.access.kind === 'credits' ? `credits ${r.access.amount} ${r.access.unit}` : 'per-request',
       ...(config.forwardAuth ? {} : { upstream: r.upstream ?? config.upstream }),
     })
   }
