@@ -152,6 +152,28 @@ results.push(
 const cred = L402.parseAuthorization([header])[0]!
 results.push(bench('  of which Token.verify', 'turnpike', 'Token.verify', () => Token.verify(cred, secret, ctx)))
 
+// ---- the gateway core's whole decision for a request with a pass credential (no HTTP, no store).
+{
+  const config = Config.parse({ listen: '127.0.0.1:0', backend: 'dev', dataDir: '/nonexistent', store: 'memory', upstream: 'http://127.0.0.1:1', routes: [{ name: 'api', path: '/*', price: '10sat', access: 'pass:1h' }] })
+  const backend = dev({ privateKey: secp256k1.utils.randomSecretKey() })
+  const store = memory({ pruneIntervalMs: 0 })
+  const gw = Gateway.create({ config, backend, store, secret })
+  const c = await gw.decide(fromRecord({ method: 'GET', path: '/bench/item', host: '127.0.0.1' }))
+  if (c.kind === 'allow') throw new Error('expected a challenge')
+  const line = c.headers.find(([k, v]) => k === 'www-authenticate' && v.startsWith('L402 '))![1]
+  const [, mac, inv] = /macaroon="([^"]+)", invoice="([^"]+)"/.exec(line)!
+  const { preimage: pre } = await backend.pay(inv!)
+  const view = fromRecord({ method: 'GET', path: '/bench/item', host: '127.0.0.1', headers: { authorization: `L402 ${mac}:${pre}` } })
+  const decide = () => {
+    const d = gw.decide(view)
+    if (d instanceof Promise || d.kind !== 'allow') throw new Error('expected a synchronous allow')
+    return d
+  }
+  decide()
+  results.push(bench('gateway decide, pass (no HTTP)', 'turnpike', 'Gateway.decide with a pass credential', decide, { note: 'route match, credential parse and check, caveats' }))
+  await store.close()
+}
+
 // ---- BOLT11
 const key = secp256k1.utils.randomSecretKey()
 const invParams = {
