@@ -3,7 +3,7 @@
  * Root keys are derived per token from the master secret, so verification needs no store read.
  * @module
  */
-import { createHmac, createSecretKey, hash, randomBytes, type KeyObject } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 import * as Caveat from './Caveat.ts'
 import * as Identifier from './Identifier.ts'
 import type { Credential } from './L402.ts'
@@ -14,22 +14,41 @@ import { is } from './Errors.ts'
 
 const rootKeyLabel = Buffer.from('turnpike/root-key/v0\0')
 
-// createHmac() given raw key bytes imports them into a new key object on every call, which is most
-// of its cost (about 11 of 13 µs on Node 24, and the largest single item of a paid request's CPU
-// profile). The key object is made once per secret and reused; the cache compares bytes, not
-// identity, so a secret that is replaced or mutated in place is never served a stale key.
-let secretKeyCache: { bytes: Buffer; key: KeyObject } | undefined
-function secretKey(secret: Uint8Array): KeyObject {
-  const c = secretKeyCache
-  if (c !== undefined && c.bytes.length === secret.length && c.bytes.equals(secret)) return c.key
-  const bytes = Buffer.from(secret)
-  secretKeyCache = { bytes, key: createSecretKey(bytes) }
-  return secretKeyCache.key
+// HMAC-SHA256 (RFC 2104) on two one-shot hash() calls over per-secret pad blocks, computed once.
+// createHmac() given raw key bytes re-imports the key on every call, which made the root key the
+// largest single item of a paid request's CPU profile; one-shot hashing also allocates no stream
+// object. The pads are rebuilt whenever the secret's bytes differ from the cached ones, so a secret
+// that is replaced or mutated in place is never served stale pads. Synchronous, so the shared
+// scratch buffers are safe.
+let pads: { secret: Buffer; inner: Buffer; outer: Buffer } | undefined
+function padsFor(secret: Uint8Array) {
+  if (pads !== undefined && pads.secret.equals(secret)) return pads
+  const key = secret.length > 64 ? hash('sha256', secret, 'buffer') : secret
+  const inner = Buffer.alloc(64 + rootKeyLabel.length + 66)
+  const outer = Buffer.alloc(64 + 32)
+  for (let i = 0; i < 64; i++) {
+    const k = i < key.length ? (key[i] as number) : 0
+    inner[i] = k ^ 0x36
+    outer[i] = k ^ 0x5c
+  }
+  rootKeyLabel.copy(inner, 64)
+  pads = { secret: Buffer.from(secret), inner, outer }
+  return pads
 }
 
 /** Root key of one token: HMAC-SHA256(secret, label ‖ identifier). */
 export function rootKey(secret: Uint8Array, identifier: Uint8Array): Uint8Array {
-  return createHmac('sha256', secretKey(secret)).update(rootKeyLabel).update(identifier).digest()
+  const p = padsFor(secret)
+  const n = 64 + rootKeyLabel.length + identifier.length
+  let inner = p.inner
+  if (n !== inner.length) {
+    // Identifiers are 66 bytes; any other length gets its own buffer.
+    inner = Buffer.alloc(n)
+    p.inner.copy(inner, 0, 0, 64 + rootKeyLabel.length)
+  }
+  inner.set(identifier, 64 + rootKeyLabel.length)
+  hash('sha256', inner, 'buffer').copy(p.outer, 64)
+  return hash('sha256', p.outer, 'buffer')
 }
 
 export type MintParameters = {
