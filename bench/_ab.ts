@@ -16,7 +16,7 @@ for (const t of ['old', 'new']) {
   gws[t] = await startServer({ name: t, cmd: node, args: [`/tmp/bs/tree-${t}/src/bin.ts`, 'serve', '--config', join(tmp, `${t}.json`)], log: join(tmp, `${t}.log`), cpus: '1', env, ready: () => readyHttp(`http://127.0.0.1:${port}/.turnpike/health`, port) })
 }
 const res: Record<string, { rps: number[]; cpu: number[] }> = { old: { rps: [], cpu: [] }, new: { rps: [], cpu: [] } }
-for (let r = 0; r < 7; r++) for (const t of r % 2 ? ['new', 'old'] : ['old', 'new']) {
+for (let r = 0; r < 9; r++) for (const t of r % 2 ? ['new', 'old'] : ['old', 'new']) {
   const s = gws[t]!
   const a = sample(s.pid).cpuS
   const l = await load('wrk', { url: `http://127.0.0.1:${s.port}`, path: '/bench/item', connections: 50, durationS: r === 0 ? 2 : 5, expect: 200, cpus: '0', auth: cred })

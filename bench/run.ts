@@ -30,9 +30,9 @@ const help = `npm run bench [-- options]
 
   --quick               short run (< 3 minutes on 2 cores); default is the full run
   --rounds <n>          interleaved rounds per scenario (quick 2, full 5)
-  --duration <s>        seconds per throughput run (quick 3, full 6)
+  --duration <s>        seconds per throughput run (quick 2, full 6)
   --connections <n>     concurrent connections (default 50)
-  --creds <n>           per-request credentials per round and scenario (quick 3000, full 10000)
+  --creds <n>           per-request credentials per round and scenario (quick 2000, full 6000)
   --generator <g>       wrk (default when installed) or autocannon
   --only <ids>          comma list of scenario ids: direct,bare,nginx,pass,sqlite,redis,challenge,workers,forward-auth
   --no-micro            skip the micro-benchmarks
@@ -74,8 +74,8 @@ if (opt.help) {
 const mode: 'quick' | 'full' = opt.quick && !opt.full ? 'quick' : 'full'
 const base =
   mode === 'quick'
-    ? { rounds: 2, durationS: 3, pacedS: 2, warmupS: 1, perRequestPerRound: 3_000, warmCreds: 500, quietWaitS: 0 }
-    : { rounds: 5, durationS: 6, pacedS: 4, warmupS: 2, perRequestPerRound: 10_000, warmCreds: 2_000, quietWaitS: 5 }
+    ? { rounds: 2, durationS: 2, pacedS: 2, warmupS: 1, perRequestPerRound: 2_000, warmCreds: 400, quietWaitS: 0 }
+    : { rounds: 5, durationS: 6, pacedS: 3, warmupS: 2, perRequestPerRound: 6_000, warmCreds: 1_500, quietWaitS: 2 }
 const profile = opt.creds ? { ...base, perRequestPerRound: Number(opt.creds), warmCreds: Math.min(base.warmCreds, Number(opt.creds)) } : base
 const rounds = Number(opt.rounds ?? profile.rounds)
 const durationS = Number(opt.duration ?? profile.durationS)

@@ -2,24 +2,12 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import * as Caveat from './Caveat.ts'
-import { is } from './Errors.ts'
 import { encodeStd, encodeUrl } from './internal/base64.ts'
 import { toHex } from './internal/hex.ts'
 import * as L402 from './L402.ts'
 import * as Macaroon from './Macaroon.ts'
+import { anyText, returnsOrTurnpike, runs } from '../test/fuzz.ts'
 
-const runs = { numRuns: 2000 }
-
-function returnsOrTurnpike<T>(f: () => T): T | undefined {
-  try {
-    return f()
-  } catch (e) {
-    assert.ok(is(e), `threw a non-TurnpikeError: ${String(e)}`)
-    return undefined
-  }
-}
-
-const anyText = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'binary-ascii' }))
 // Strings built from the grammar's own characters hit the interesting branches far more often.
 const headerish = fc.string({
   unit: fc.constantFrom('L402', 'LSAT', 'l402', 'Payment', 'Bearer', ' ', '\t', ',', ':', '=', '"', "'", '\\', 'A', 'g', '+', '/', '-', '_', '0', 'f', 'macaroon', 'invoice', 'token', 'version'),

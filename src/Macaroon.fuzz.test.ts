@@ -3,26 +3,14 @@ import { Buffer } from 'node:buffer'
 import { createHmac } from 'node:crypto'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
-import { is } from './Errors.ts'
 import * as Identifier from './Identifier.ts'
 import { decodeAny, encodeStd, encodeUrl } from './internal/base64.ts'
 import { equal } from './internal/constantTime.ts'
 import { fromHex, toHex } from './internal/hex.ts'
 import * as Macaroon from './Macaroon.ts'
-
-const runs = { numRuns: 2000 }
+import { anyText, returnsOrTurnpike, runs } from '../test/fuzz.ts'
 
 /** Runs `f`; anything thrown must be a TurnpikeError. Returns the value or undefined. */
-function returnsOrTurnpike<T>(f: () => T): T | undefined {
-  try {
-    return f()
-  } catch (e) {
-    assert.ok(is(e), `threw a non-TurnpikeError: ${String(e)}`)
-    return undefined
-  }
-}
-
-const anyText = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'binary-ascii' }))
 
 const mintParams = fc.record({
   rootKey: fc.uint8Array({ minLength: 0, maxLength: 80 }),

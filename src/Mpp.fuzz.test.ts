@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
-import { is } from './Errors.ts'
 import { canonicalize, canonicalizeText } from './internal/jcs.ts'
 import * as Mpp from './Mpp.ts'
+import { anyText, returnsOrTurnpike, runs } from '../test/fuzz.ts'
 
-const runs = { numRuns: 2000 }
-
-function returnsOrTurnpike<T>(f: () => T): T | undefined {
-  try {
-    return f()
-  } catch (e) {
-    assert.ok(is(e), `threw a non-TurnpikeError: ${String(e)}`)
-    return undefined
-  }
-}
-
-const anyText = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'binary-ascii' }))
 const headerish = fc.string({
   unit: fc.constantFrom('Payment', 'payment', 'L402', 'Basic', ' ', '\t', ',', '=', '==', '"', '\\', 'id', 'realm', 'method', 'intent', 'request', 'expires', 'a', 'cQ', 'lightning', 'charge'),
   maxLength: 50,

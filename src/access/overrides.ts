@@ -8,6 +8,7 @@
 import type { Route } from '../Config.ts'
 import type { Store } from '../Store.ts'
 import type { Logger } from '../internal/log.ts'
+import { poll } from '../internal/poll.ts'
 
 /** The store key of a route's override (through `putValue`/`getValue`). */
 export const overrideKey = (route: string): string => `price:${route}`
@@ -27,26 +28,17 @@ export function watchOverrides(store: Store, routes: readonly Route[], log: Logg
   const get = store.getValue?.bind(store)
   if (names.length === 0 || get === undefined) return undefined
   let current = new Map<string, bigint>()
-  let failing = false
-  let running: Promise<void> | undefined
-  const refresh = (): Promise<void> =>
-    (running ??= Promise.all(names.map(async (n) => [n, await get(overrideKey(n))] as const))
-      .then((pairs) => {
-        const next = new Map<string, bigint>()
-        for (const [n, v] of pairs) if (v !== undefined && /^\d{1,18}$/.test(v)) next.set(n, BigInt(v))
-        current = next
-        failing = false
-      })
-      .catch((e: unknown) => {
-        // The last known prices stay in force.
-        if (!failing) log.warn('could not refresh price overrides; keeping the last known ones', { store: store.name, error: e })
-        failing = true
-      })
-      .finally(() => {
-        running = undefined
-      }))
-  void refresh()
-  const timer = setInterval(() => void refresh(), intervalMs)
-  timer.unref()
-  return { get: (n) => current.get(n), refresh, stop: () => clearInterval(timer) }
+  const poller = poll({
+    load: () => Promise.all(names.map(async (n) => [n, await get(overrideKey(n))] as const)),
+    apply(pairs) {
+      const next = new Map<string, bigint>()
+      for (const [n, v] of pairs) if (v !== undefined && /^\d{1,18}$/.test(v)) next.set(n, BigInt(v))
+      current = next
+    },
+    intervalMs,
+    log,
+    what: 'price overrides',
+    fields: { store: store.name },
+  })
+  return { get: (n) => current.get(n), ...poller }
 }

@@ -6,6 +6,7 @@
  */
 import type { Store } from '../Store.ts'
 import type { Logger } from '../internal/log.ts'
+import { poll } from '../internal/poll.ts'
 
 export type Revocations = {
   /** True when `tokenId` (lowercase hex) was revoked, as of the last refresh. O(1). */
@@ -20,25 +21,7 @@ export function watchRevocations(store: Store, log: Logger, intervalMs = 1000): 
   let revoked: ReadonlySet<string> = new Set()
   const list = store.listRevoked?.bind(store)
   if (list === undefined) return { has: () => false, refresh: async () => {}, stop() {} }
-  let failing = false
-  let running: Promise<void> | undefined
-  const refresh = (): Promise<void> =>
-    (running ??= list()
-      .then((ids) => {
-        revoked = new Set(ids)
-        if (failing) log.info('revocation list refreshed again')
-        failing = false
-      })
-      .catch((e: unknown) => {
-        // The last known set stays in force; per-request and credits routes hit the store anyway.
-        if (!failing) log.warn('could not refresh revoked tokens; keeping the last known set', { store: store.name, error: e })
-        failing = true
-      })
-      .finally(() => {
-        running = undefined
-      }))
-  void refresh()
-  const timer = setInterval(() => void refresh(), intervalMs)
-  timer.unref()
-  return { has: (id) => revoked.size > 0 && revoked.has(id), refresh, stop: () => clearInterval(timer) }
+  // The last known set stays in force on failure; per-request and credits routes hit the store anyway.
+  const poller = poll({ load: list, apply: (ids) => (revoked = new Set(ids)), intervalMs, log, what: 'revoked tokens', fields: { store: store.name } })
+  return { has: (id) => revoked.size > 0 && revoked.has(id), ...poller }
 }

@@ -1,6 +1,7 @@
 /** Small HTTP helpers for the admin listener: JSON and problem+json answers, bounded JSON bodies. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { TurnpikeError } from '../Errors.ts'
+import { readJsonObject } from '../internal/body.ts'
 
 const baseHeaders = {
   'cache-control': 'no-store',
@@ -29,23 +30,9 @@ export function problem(res: ServerResponse, e: TurnpikeError, extra: Record<str
   res.end(body)
 }
 
-/** Reads a JSON object body of at most `limit` bytes. */
+/** Reads a JSON object body of at most `limit` bytes (Content-Type must be JSON). */
 export async function readJson(req: IncomingMessage, limit = 64 * 1024): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? ''
   if (!/^application\/(?:[\w.+-]*\+)?json\b/i.test(type)) throw new TurnpikeError('TURNPIKE_BAD_REQUEST', 'Send a JSON body with Content-Type: application/json')
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > limit) throw new TurnpikeError('TURNPIKE_PAYLOAD_TOO_LARGE', `The body exceeds ${limit} bytes`)
-    chunks.push(chunk as Buffer)
-  }
-  let v: unknown
-  try {
-    v = JSON.parse(Buffer.concat(chunks).toString('utf8'))
-  } catch {
-    throw new TurnpikeError('TURNPIKE_BAD_REQUEST', 'The body is not valid JSON')
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TurnpikeError('TURNPIKE_BAD_REQUEST', 'The body must be a JSON object')
-  return v as Record<string, unknown>
+  return readJsonObject(req, limit)
 }

@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
-import { is } from '../Errors.ts'
 import * as Cbor from './cbor.ts'
 import * as Nut11 from './nut11.ts'
 import * as Token from './token.ts'
+import { returnsOrTurnpike } from '../../test/fuzz.ts'
 
 const runs = { numRuns: 1500 }
-
-function returnsOrTurnpike<T>(f: () => T): T | undefined {
-  try {
-    return f()
-  } catch (e) {
-    assert.ok(is(e), `threw a non-TurnpikeError: ${String(e)}`)
-    return undefined
-  }
-}
 
 const hex = (n: number) => fc.uint8Array({ minLength: n, maxLength: n }).map((b) => Buffer.from(b).toString('hex'))
 const proof = fc.record({

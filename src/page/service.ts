@@ -16,6 +16,7 @@ import { writeReply } from '../adapters/node.ts'
 import { render } from './html.ts'
 import { wantsPage } from './negotiate.ts'
 import { hub } from './settlement.ts'
+import { readJsonObject } from '../internal/body.ts'
 
 export type PageService = {
   /** The HTML page replacing a challenge's JSON body for a browser; undefined when not applicable. */
@@ -100,19 +101,7 @@ export function pageService(rt: Runtime, log: Logger, o: PageOptions = {}): Page
 
   async function preimage(req: IncomingMessage, res: ServerResponse, hash: string): Promise<void> {
     if (req.method !== 'POST') throw new TurnpikeError('TURNPIKE_METHOD_NOT_ALLOWED', 'Use POST with {"macaroon":"…"}')
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const c of req) {
-      size += (c as Buffer).length
-      if (size > 16 * 1024) throw new TurnpikeError('TURNPIKE_PAYLOAD_TOO_LARGE', 'The body exceeds 16384 bytes')
-      chunks.push(c as Buffer)
-    }
-    let macaroon: unknown
-    try {
-      macaroon = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { macaroon?: unknown }).macaroon
-    } catch {
-      throw new TurnpikeError('TURNPIKE_BAD_REQUEST', 'Expected {"macaroon":"<base64>"}')
-    }
+    const { macaroon } = await readJsonObject(req, 16 * 1024)
     if (typeof macaroon !== 'string' || macaroon.length > 8192 || rt.macaroonHash(macaroon) !== hash) {
       throw new TurnpikeError('TURNPIKE_FORBIDDEN', 'Send the macaroon of the challenge this invoice belongs to')
     }

@@ -5,6 +5,7 @@ import type { Runtime } from '../runtime.ts'
 import type { Logger } from '../internal/log.ts'
 import { problem } from '../internal/problem.ts'
 import { writeReply } from '../adapters/node.ts'
+import { readJsonObject } from '../internal/body.ts'
 
 export const prefix = '/.turnpike/'
 
@@ -23,21 +24,6 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 
 function fail(res: ServerResponse, e: TurnpikeError): void {
   writeReply(res, problem(e, e.code))
-}
-
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > limit) throw new TurnpikeError('TURNPIKE_PAYLOAD_TOO_LARGE', `The body exceeds ${limit} bytes`)
-    chunks.push(chunk as Buffer)
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
-  } catch {
-    throw new TurnpikeError('TURNPIKE_BAD_REQUEST', 'The body must be JSON')
-  }
 }
 
 /** Handles `/.turnpike/*`. Returns false when the path is not one of ours. */
@@ -61,8 +47,7 @@ async function devPay(req: IncomingMessage, res: ServerResponse, rt: Runtime, lo
     if (!rt.config.dev.payOpen && !isLoopback(req.socket.remoteAddress)) {
       throw new TurnpikeError('TURNPIKE_FORBIDDEN', 'The dev pay endpoint answers loopback clients only (set dev.payOpen to open it)')
     }
-    const body = await readJson(req, 16 * 1024)
-    const invoice = typeof body === 'object' && body !== null ? (body as { invoice?: unknown }).invoice : undefined
+    const { invoice } = await readJsonObject(req, 16 * 1024)
     if (typeof invoice !== 'string' || invoice.length === 0) throw new TurnpikeError('TURNPIKE_BAD_REQUEST', 'Expected {"invoice":"<bolt11>"}')
     const paid = await node.pay(invoice.trim())
     log.info('dev node settled an invoice', { paymentHash: paid.paymentHash })
