@@ -5,7 +5,7 @@
  * - macaroon mint and verify: turnpike's codec against the npm `macaroon` package (3.0.4) in the
  *   same process. That package is used to decode/verify only for tokens with more than 2 caveats:
  *   its ByteBuffer never updates its capacity, so exporting a macaroon doubles the buffer on every
- *   append (6 ms with 1 caveat, 25 ms with 2, RangeError from 4; /work/shared/reference/clients.md §6).
+ *   append (6 ms with 1 caveat, 25 ms with 2, RangeError from 4; shared/reference/clients.md §6).
  * - the full credential check: L402.parseAuthorization + Token.verify (base64, HMAC chain, sha256 of
  *   the preimage, identifier, caveats) — the CPU work behind every paid request;
  * - BOLT11 sign (Bolt11.encode, what the dev node does per challenge) and decode (with signature

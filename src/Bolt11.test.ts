@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
@@ -10,10 +9,10 @@ import bolt11 from 'bolt11'
 import { decode as lightDecode } from 'light-bolt11-decoder'
 import * as Bolt11 from './Bolt11.ts'
 import { TurnpikeError } from './Errors.ts'
+import { referenceDir } from '../test/reference.ts'
 
 /** Shared reference material (vectors are read, never copied into code). */
-const reference =
-  process.env['TURNPIKE_REFERENCE_DIR'] ?? fileURLToPath(new URL('../../shared/reference/', import.meta.url))
+const reference = referenceDir
 
 type Vector = {
   name: string

@@ -13,6 +13,8 @@ import * as Operator from './internal/operator.ts'
 import { parseCredits, type Credits } from './access/credits.ts'
 import { parseFreeAllowance, type FreeAllowance } from './access/free.ts'
 import { parsePriceHook, type PriceHook } from './access/priceHook.ts'
+import { parseMeter, type Meter } from './access/metering.ts'
+import { parseService, parseTier, type Tier } from './access/tiers.ts'
 import * as Limits from './ratelimit/config.ts'
 import { storeFromString } from './store/url.ts'
 import type { ChallengeLimit, RateLimit } from './ratelimit/config.ts'
@@ -72,6 +74,12 @@ export type Route = {
   readonly priceHook?: PriceHook | undefined
   /** The price can be changed at runtime through the store (`turnpike price set`, access/overrides.ts). */
   readonly priceOverride?: boolean
+  /** Metered pricing on an msat credits route (access/metering.ts). */
+  readonly meter?: Meter | undefined
+  /** Bound into tokens (`services=`, `<service>_…` caveats); default the route name (access/tiers.ts). */
+  readonly service?: string
+  /** Capability tier: the capability required, and what this route's tokens carry (access/tiers.ts). */
+  readonly tier?: Tier | undefined
 }
 
 export type BackendConfig = { readonly type: 'dev'; readonly network: Network } | NodeBackendConfig | WalletBackendConfig
@@ -193,7 +201,7 @@ function parseRoute(v: unknown, i: number, issues: Issue[]): Route | undefined {
     issues.push({ path: at, message: 'must be an object' })
     return undefined
   }
-  unknownKeys(v, ['name', 'host', 'path', 'methods', 'price', 'access', 'upstream', 'description', 'schemes', 'dryRun', 'hidden', 'rateLimit', 'autoDetect', 'cost', 'freeAllowance', 'priceHook', 'priceOverride'], at, issues)
+  unknownKeys(v, ['name', 'host', 'path', 'methods', 'price', 'access', 'upstream', 'description', 'schemes', 'dryRun', 'hidden', 'rateLimit', 'autoDetect', 'cost', 'freeAllowance', 'priceHook', 'priceOverride', 'meter', 'service', 'require', 'grants'], at, issues)
   if (v.autoDetect !== undefined && v.autoDetect !== true && v.autoDetect !== false && v.autoDetect !== 'strict') {
     issues.push({ path: `${at}.autoDetect`, message: 'must be true, false or "strict"' })
   }
@@ -222,7 +230,11 @@ function parseRoute(v: unknown, i: number, issues: Issue[]): Route | undefined {
   if (priceMsat === undefined) {
     issues.push({ path: `${at}.price`, message: 'must be a price like 10sat, 2500msat or 0 (free)' })
   }
-  const access = parseAccess(v.access, `${at}.access`, issues, v.cost)
+  // A metered route's `cost` is optional (default 0: only the metered amount is drawn).
+  const metered = v.meter !== undefined && v.cost === undefined
+  const parsedAccess = parseAccess(v.access, `${at}.access`, issues, metered ? '1msat' : v.cost)
+  const access = metered && parsedAccess.kind === 'credits' ? { ...parsedAccess, cost: 0 } : parsedAccess
+  const meter = parseMeter(v.meter, access.kind === 'credits' && access.unit === 'msat', `${at}.meter`, issues)
   if (access.kind === 'credits' && priceMsat === 0n) issues.push({ path: `${at}.price`, message: 'a credits route needs a price: what one bundle costs' })
   const upstream = parseUrl(v.upstream, `${at}.upstream`, issues)
   if (v.description !== undefined && typeof v.description !== 'string') {
@@ -242,8 +254,16 @@ function parseRoute(v: unknown, i: number, issues: Issue[]): Route | undefined {
     ...withFree(parseFreeAllowance(v.freeAllowance, `${at}.freeAllowance`, priceMsat !== 0n, issues)),
     ...withHook(parsePriceHook(v.priceHook, `${at}.priceHook`, issues), access, priceMsat, at, issues),
     ...withOverride(v.priceOverride, v.priceHook !== undefined, access, at, issues),
+    ...(meter ? { meter } : {}),
+    ...withTier(v.service === undefined ? undefined : parseService(v.service, String(name), at, issues), parseTier(v.require, v.grants, at, issues)),
   }
 }
+
+/** `service` is only set when it differs from the name; `tier` when the route has `require`. */
+const withTier = (service: string | undefined, tier: Tier | undefined): { service?: string; tier?: Tier } => ({
+  ...(service !== undefined ? { service } : {}),
+  ...(tier ? { tier } : {}),
+})
 
 const withFree = (f: FreeAllowance | undefined): { freeAllowance?: FreeAllowance } => (f ? { freeAllowance: f } : {})
 
@@ -360,6 +380,27 @@ function deepFreeze<T>(o: T): T {
     Object.freeze(o)
   }
   return o
+}
+
+/**
+ * Validates one route given at runtime (admin API `PUT /api/v1/routes/<name>`) with the same rules as
+ * a config route, against the running config (top-level upstream, backend, cashu). The top-level
+ * `dryRun` does not apply. Issue paths are relative to the route (`price`, `access`, …).
+ * @throws ConfigError listing each issue with its path.
+ */
+export function parseRouteWith(raw: unknown, base: Config): Route {
+  const issues: Issue[] = []
+  const parsed = parseRoute(raw, 0, issues)
+  const route = parsed && withRateLimit(withOperatorFields(parsed, raw, 0, undefined, issues), raw, 0, issues)
+  if (route) {
+    if (!route.upstream && !base.upstream && base.forwardAuth !== true) issues.push({ path: 'routes[0].upstream', message: 'no upstream: set it here or at the top level' })
+    if (base.backend !== undefined && satOnlyBackends.includes(base.backend.type as NodeBackendConfig['type']) && route.priceMsat % 1000n !== 0n) {
+      issues.push({ path: 'routes[0].price', message: `${base.backend.type} invoices whole satoshis only; use a whole-sat price` })
+    }
+    if (route.schemes.includes('cashu') && !base.cashu) issues.push({ path: 'routes[0].schemes', message: 'the cashu scheme needs a top-level cashu config' })
+  }
+  if (issues.length > 0) throw new ConfigError(issues.map((i) => ({ path: i.path.replace(/^routes\[0\]\.?/, ''), message: i.message })))
+  return deepFreeze(route!)
 }
 
 /**

@@ -155,9 +155,10 @@ export function create(o: CreateOptions): Gateway {
     const token = Token.mint({
       secret,
       paymentHash: fromHex(invoice.paymentHash),
-      service: route.name,
-      path: wide ? route.path : path,
-      methods: wide ? route.methods : [view.method],
+      service: route.service ?? route.name,
+      // A tier token covers the whole service (access/tiers.ts): its capabilities decide where it works.
+      path: route.tier ? '/*' : wide ? route.path : path,
+      methods: route.tier ? undefined : wide ? route.methods : [view.method],
       ...(caveats ? { caveats } : {}),
       validUntil: pass ? nowS + (route.access as { seconds: number }).seconds : nowS + invoiceExpirySeconds + tokenTtlSeconds,
     })
@@ -276,7 +277,7 @@ export function create(o: CreateOptions): Gateway {
   /** `autoDetect` routes: a macaroon sent without its preimage; undefined when there is none. */
   function detected(route: Route, view: RequestView, path: string): Promise<Decision> | undefined {
     if (settlement === undefined || !route.autoDetect) return undefined
-    const ctx = { service: route.name, path, method: view.method, now: Math.floor(now() / 1000) }
+    const ctx = { service: route.service ?? route.name, path, method: view.method, now: Math.floor(now() / 1000), capability: route.tier?.require }
     const v = verifyBare(L402.parseBareAuthorization(view.header('authorization')), secret, ctx)
     if (v === undefined) return undefined
     if (!v.ok) return Promise.resolve(challenge(route, view, path, v.reason))
@@ -316,7 +317,7 @@ export function create(o: CreateOptions): Gateway {
         ?? access.free(route, view, (extra) => allow(route, 'free-allowance', extra), () => challenge(route, view, path, 'no credential'))
     }
 
-    const ctx = { service: route.name, path, method, now: Math.floor(now() / 1000) }
+    const ctx = { service: route.service ?? route.name, path, method, now: Math.floor(now() / 1000), capability: route.tier?.require }
     let reason = ''
     for (const c of creds) {
       const r = Token.verify(c, secret, ctx)

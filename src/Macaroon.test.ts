@@ -25,7 +25,7 @@ const npm = macaroonPkg as {
   newMacaroon(p: { identifier: Uint8Array | string; location?: string; rootKey: Uint8Array; version?: number }): NpmMacaroon
 }
 
-// Vector A: /work/shared/reference/data/macaroon-vectors.json (protocols.md §1.10).
+// Vector A: shared/reference/data/macaroon-vectors.json (protocols.md §1.10).
 const A = {
   rootKey: '11'.repeat(32),
   paymentHash: '72cd6e8422c407fb6d098690f1130b7ded7ec2f7f5e1d30bd9d521f015363793',

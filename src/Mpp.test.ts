@@ -2,10 +2,10 @@ import assert from 'node:assert/strict'
 import { createHash, createHmac } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { is } from './Errors.ts'
 import { canonicalize, canonicalizeText } from './internal/jcs.ts'
 import * as Mpp from './Mpp.ts'
+import { referenceDir } from '../test/reference.ts'
 
 type Vectors = {
   hmacSecretHex: string
@@ -18,8 +18,7 @@ type Vectors = {
   receipts: { name: string; receiptJson: string; header: string }[]
 }
 
-const reference =
-  process.env['TURNPIKE_REFERENCE_DIR'] ?? fileURLToPath(new URL('../../shared/reference/', import.meta.url))
+const reference = referenceDir
 const vectors = JSON.parse(readFileSync(`${reference}data/mpp-vectors.json`, 'utf8')) as Vectors
 const vectorSecret = Buffer.from(vectors.hmacSecretHex, 'hex')
 

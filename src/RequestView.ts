@@ -3,6 +3,7 @@
  * Adapters (node:http proxy, forward-auth, middleware) build the view and act on the decision.
  * @module
  */
+import type { Metering } from './access/metering.ts'
 
 /** The facts the gateway needs to decide. Adapters build it without copying headers. */
 export type RequestView = {
@@ -34,6 +35,11 @@ export type Allow = {
   readonly reason: string
   /** Lowercase hex, when a credential was used. */
   readonly paymentHash?: string
+  /**
+   * Metered credit routes: count the response and settle the charge once it is over (the proxy does;
+   * the only non-plain-data member). Absent on every other decision: the plain path is unchanged.
+   */
+  readonly meter?: Metering
 }
 
 export type Reply = {

@@ -93,6 +93,7 @@ async function runPrimary(config: Config.Config, n: number): Promise<number> {
       stopping = true
       process.off('SIGTERM', onSignal)
       process.off('SIGINT', onSignal)
+      process.off('SIGHUP', onHangup)
       const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead())
       const timer = setTimeout(() => {
         for (const w of alive) if (!w.isDead()) w.process.kill('SIGKILL')
@@ -136,6 +137,10 @@ async function runPrimary(config: Config.Config, n: number): Promise<number> {
 
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
+    // Config and certificate reload are per process and not coordinated across workers yet: a SIGHUP
+    // to the primary must not kill the whole gateway (Node's default), so it is logged and ignored.
+    const onHangup = (): void => log.warn('SIGHUP ignored: reloading is not supported with --workers; restart to apply changes')
+    process.on('SIGHUP', onHangup)
     cluster.on('exit', onExit)
     log.info(`starting ${n} workers`, { pid: process.pid })
     for (let i = 0; i < n; i++) fork()

@@ -15,6 +15,7 @@ import type { Store } from './Store.ts'
 import { dev, type DevBackend } from './lightning/dev.ts'
 import type { Logger } from './internal/log.ts'
 import { resolveSecret } from './internal/secret.ts'
+import { liveRoutes, type LiveRoutes } from './routes/live.ts'
 
 export type Runtime = {
   readonly config: Config
@@ -28,6 +29,8 @@ export type Runtime = {
   readonly gatewayMetrics: GatewayMetrics.GatewayMetrics
   /** The payment hash of a macaroon this gateway minted (its signature verifies), else undefined. */
   macaroonHash(serialized: string): string | undefined
+  /** The swappable routing table (admin route changes, SIGHUP reload); `config` is its current config. */
+  readonly live?: LiveRoutes
   close(): Promise<void>
 }
 
@@ -144,17 +147,22 @@ export async function createRuntime(config: Config, o: { logger: Logger; env?: N
   const store = await openStore(config.store, config.dataDir, log)
   const metrics = Metrics.create()
   const gatewayMetrics = GatewayMetrics.define(metrics)
-  const gateway = Gateway.create({
-    config,
-    backend: GatewayMetrics.instrument(backend, gatewayMetrics),
+  const instrumented = GatewayMetrics.instrument(backend, gatewayMetrics)
+  // Routes can change at runtime (admin API, SIGHUP): a core per routing table, swapped atomically (routes/live.ts).
+  const live = liveRoutes({
+    base: config,
     store,
-    secret: secret.key,
-    logger: log,
-    observer: GatewayMetrics.observer(gatewayMetrics, config),
+    log,
+    build: (c) => Gateway.create({ config: c, backend: instrumented, store, secret: secret.key, logger: log, observer: GatewayMetrics.observer(gatewayMetrics, c) }),
   })
+  await live.refresh().catch((e: unknown) => log.warn('could not read the live routes at start-up; serving the config routes', { error: e }))
+  const gateway = live.gateway
   return {
-    config,
+    get config() {
+      return live.config()
+    },
     gateway,
+    live,
     backend,
     devNode,
     store,

@@ -10,6 +10,8 @@ import type { Store } from '../Store.ts'
 import type { Logger } from '../internal/log.ts'
 import { problem } from '../internal/problem.ts'
 import * as Credits from './credits.ts'
+import { createMetering } from './metering.ts'
+import * as Tiers from './tiers.ts'
 import { watchRevocations } from './revocation.ts'
 import { takeFree } from './free.ts'
 import { createPricer, paidPrice, priceCaveat } from './priceHook.ts'
@@ -50,12 +52,18 @@ export function createAccessGate(o: { store: Store; log: Logger; now: () => numb
   const caveatPriced = (route: Route): boolean => route.priceHook !== undefined || route.priceOverride === true
   return {
     caveats(route) {
-      if (route.access.kind === 'credits') return [Credits.caveat(route.name, route.access)]
-      return caveatPriced(route) ? [priceCaveat(route.name, route.priceMsat)] : undefined
+      const tier = route.tier ? [Tiers.caveat(route.service ?? route.name, route.tier)] : []
+      if (route.access.kind === 'credits') return [Credits.caveat(route.name, route.access), ...tier]
+      if (caveatPriced(route)) return [priceCaveat(route.name, route.priceMsat), ...tier]
+      return tier.length > 0 ? tier : undefined
     },
     wide: (route) => route.access.kind !== 'per-request',
     refused(route, r) {
       if (revocations?.has(r.tokenId)) return 'token revoked'
+      if (route.tier) {
+        const why = Tiers.refused(r.caveats ?? [], route.service ?? route.name, route.tier)
+        if (why !== undefined) return why
+      }
       if (!caveatPriced(route)) return undefined
       const paid = paidPrice(r.caveats ?? [], route.name)
       return paid === undefined || paid < route.priceMsat ? 'credential bought at a lower price' : undefined
@@ -81,10 +89,19 @@ export function createAccessGate(o: { store: Store; log: Logger; now: () => numb
         return Promise.resolve(problem(new TurnpikeError('TURNPIKE_STORE_UNAVAILABLE', `The ${store.name} store keeps no credit balances`, { retryAfter: 60 }), 'store-unavailable', route.name))
       }
       const account = Credits.account(route.name, r.paymentHash)
-      return store.debit(account, c.cost, bundle, now() + o.accountTtlMs).then(
+      // A metered route holds its cost (at least 1 msat: the balance must be positive) and settles the rest after the response.
+      const meter = route.meter
+      const held = meter ? Math.max(c.cost, 1) : c.cost
+      const expiresAt = now() + o.accountTtlMs
+      return store.debit(account, held, bundle, expiresAt).then(
         (left) => left === undefined
           ? exhausted('credits used up')
-          : allow({ paymentHash: r.paymentHash, responseHeaders: [Credits.balanceHeader(c, left)], ...(store.refund ? { claim: Credits.refundHandle(account, c.cost) } : {}) }),
+          : allow({
+            paymentHash: r.paymentHash,
+            responseHeaders: [Credits.balanceHeader(c, left)],
+            ...(store.refund ? { claim: Credits.refundHandle(account, held) } : {}),
+            ...(meter ? { meter: createMetering({ store, log, route: route.name, account, meter, cost: c.cost, held, left, expiresAt }) } : {}),
+          }),
         (e: unknown) => {
           log.error('store failed to debit credits', { route: route.name, store: store.name, error: e })
           return problem(new TurnpikeError('TURNPIKE_STORE_UNAVAILABLE', 'The state store is unavailable; no credits were used, retry later', { retryAfter: 2 }), 'store-unavailable', route.name)

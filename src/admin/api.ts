@@ -10,6 +10,7 @@ import type { Snapshot } from '../Metrics.ts'
 import { json, readJson } from './http.ts'
 import { InputError, operations, parseTime, validate, type Operation } from './operations.ts'
 import type { AdminContext } from './server.ts'
+import { handleRouteWrite } from './routes.ts'
 import { listTransactions, revenue, statusLookup, type Statuses, type Status } from './transactions.ts'
 
 type Input = Record<string, string | number | boolean>
@@ -44,7 +45,7 @@ function time(input: Input, key: string): number | undefined {
   return t
 }
 
-function routeView(r: Route, upstream: string | undefined) {
+export function routeView(r: Route, upstream: string | undefined) {
   return {
     name: r.name,
     ...(r.host ? { host: r.host } : {}),
@@ -260,6 +261,8 @@ const handlers: Record<string, Handler> = {
 
 /** Serves one `/api/v1/*` request. */
 export async function handleApi(ctx: AdminContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  // Route changes (PUT/DELETE /api/v1/routes/<name>) take a whole route object: routes.ts.
+  if ((req.method === 'PUT' || req.method === 'DELETE') && (await handleRouteWrite(ctx, req, res, url))) return
   const m = match(req.method ?? 'GET', url.pathname)
   if (!m) throw new TurnpikeError('TURNPIKE_NOT_FOUND', `No admin endpoint at ${url.pathname}`)
   const raw: Record<string, unknown> = {}

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { is } from '../Errors.ts'
@@ -9,8 +8,9 @@ import * as Cbor from './cbor.ts'
 import * as C from './crypto.ts'
 import * as Nut11 from './nut11.ts'
 import * as T from './token.ts'
+import { referenceDir } from '../../test/reference.ts'
 
-const reference = process.env['TURNPIKE_REFERENCE_DIR'] ?? fileURLToPath(new URL('../../../shared/reference/', import.meta.url))
+const reference = referenceDir
 type V = { name: string; input: Record<string, any>; expected: Record<string, any> }
 const vectors = JSON.parse(readFileSync(`${reference}data/cashu-vectors.json`, 'utf8')) as Record<'nut00' | 'nut02' | 'nut11' | 'nut12' | 'nut18', V[]>
 const now = Math.floor(Date.now() / 1000)

@@ -28,6 +28,8 @@ Usage: turnpike admin <command> [options]
 
 Commands:
 ${operations.map((op) => `  ${(op.name + (positionals[op.name] ?? []).map((p) => ` <${flagName(p)}>`).join('')).padEnd(26)} ${op.title}`).join('\n')}
+  ${'routes set <name> <json>'.padEnd(26)} Create or replace a route live on every instance (JSON or @file)
+  ${'routes delete <name>'.padEnd(26)} Remove a route live on every instance
   ${'metrics'.padEnd(26)} Prometheus text of /metrics
   ${'schema'.padEnd(26)} every command, its input schema and the exit codes (JSON)
 
@@ -97,6 +99,10 @@ export async function admin(argv: string[], io: { stdout: Out; stderr: Out; env:
   if (command === 'schema') {
     io.stdout.write(JSON.stringify(schema(), null, 2) + '\n')
     return exitCodes.ok
+  }
+  if (command === 'routes' && (rest[0] === 'set' || rest[0] === 'delete')) {
+    const client = resolveClient({ url: values.url, tokenFile: values['token-file'], dataDir: values['data-dir'] }, io.env)
+    return (await import('./adminRoutes.ts')).routesWrite(client, rest, io, exitCodes)
   }
   const op = operations.find((o) => o.name === command)
   if (!op && command !== 'metrics') throw new UsageError(`unknown admin command "${command}"\nRun \`turnpike admin --help\` for the commands.`)

@@ -164,7 +164,10 @@ export async function serve(argv: string[]): Promise<number> {
   if (code !== undefined) return code
   const { rt, proxy, admin, logger } = await start(raw)
   banner(rt, proxy, logger)
+  // SIGHUP re-reads --config (routes/reload.ts); beside the TLS certificate reload, not instead of it.
+  const stopReload = values.config && rt.live ? (await import('../routes/reload.ts')).onSighup(() => rawConfig(values as Flags, process.env), rt.live, logger) : undefined
   await untilSignal()
+  stopReload?.()
   logger.info('shutting down; finishing in-flight requests')
   await drain(proxy.server, 10_000)
   await admin?.close()

@@ -13,6 +13,7 @@ import { trustMatcher } from '../internal/ip.ts'
 import { problem } from '../internal/problem.ts'
 import { writeReply } from '../adapters/node.ts'
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts'
+import { pipeMetered } from '../access/metering.ts'
 
 /** Payment receipts are only sent with a successful answer (MPP §2.6, x402). */
 const receiptHeaders = new Set(['payment-receipt', 'payment-response'])
@@ -94,7 +95,14 @@ export function createForwarder(o: ForwarderOptions): Forwarder {
         res.writeHead(status, ur.statusMessage, downstreamResponseHeaders(ur.rawHeaders, ur.headers, status < 300 ? d.responseHeaders : d.responseHeaders.filter(([k]) => !receiptHeaders.has(k.toLowerCase()))))
         // Flush headers at once so event streams start before the first event.
         res.flushHeaders()
-        ur.pipe(res)
+        // Metered credit routes count the response as it streams; everything else is a plain pipe.
+        if (d.meter === undefined) ur.pipe(res)
+        else {
+          const meter = d.meter
+          pipeMetered(ur, res, meter, o.logger, d.route, (units) => {
+            if (!failed) void meter.settle(units)
+          })
+        }
         ur.on('error', () => res.destroy())
       })
       up.on('error', (e) => {

@@ -7,6 +7,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs'
+import { referenceDir } from '../reference.ts'
 
 export type Schema = {
   type?: string
@@ -24,7 +25,7 @@ export type Swagger = {
   definitions: Record<string, Schema>
 }
 
-const dataDir = '/work/shared/reference/data/lnd'
+const dataDir = `${referenceDir}data/lnd`
 
 /** Loads one of the LND swagger files (`lightning` or `invoices`). */
 export function loadSwagger(which: 'lightning' | 'invoices'): Swagger {

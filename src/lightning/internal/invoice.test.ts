@@ -5,11 +5,12 @@ import { secp256k1 } from '@noble/curves/secp256k1.js'
 import * as Bolt11 from '../../Bolt11.ts'
 import { TurnpikeError } from '../../Errors.ts'
 import { readInvoiceFields, verifyInvoice } from './invoice.ts'
+import { referenceDir } from '../../../test/reference.ts'
 
 type Vector = { name: string; invoice: string; expected: { network: string; amountMsat: string | null; timestamp: number; paymentHash: string; expirySeconds?: number; expirySecondsDefault?: number; reason?: string } }
 let vectors: { valid: Vector[]; invalid: Vector[] } | undefined
 try {
-  vectors = JSON.parse(readFileSync('/work/shared/reference/data/bolt11-vectors.json', 'utf8')) as typeof vectors
+  vectors = JSON.parse(readFileSync(`${referenceDir}data/bolt11-vectors.json`, 'utf8')) as typeof vectors
 } catch {
   vectors = undefined
 }
