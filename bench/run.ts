@@ -32,12 +32,12 @@ const help = `npm run bench [-- options]
   --rounds <n>          interleaved rounds per scenario (quick 2, full 5)
   --duration <s>        seconds per throughput run (quick 2, full 6)
   --connections <n>     concurrent connections (default 50)
-  --creds <n>           per-request credentials per round and scenario (quick 2000, full 6000)
+  --creds <n>           per-request credentials per round and scenario (quick 2000, full 5000)
   --generator <g>       wrk (default when installed) or autocannon
   --only <ids>          comma list of scenario ids: direct,bare,nginx,pass,sqlite,redis,challenge,workers,forward-auth
   --no-micro            skip the micro-benchmarks
   --no-pin              do not pin processes to CPUs (default: load + upstream on CPU 0, proxy on the last CPU)
-  --nice=<n>            run the micro-benchmarks, servers and load generator at this nice value, e.g. --nice=-10
+  --nice=<n>            run the micro-benchmarks, minting, servers and load generator at this nice value, e.g. --nice=-10
                         (negative needs root): on a shared machine the other processes then take less from
                         the measurement (and are slowed down meanwhile); default: not reniced
   --redis <url>         Redis for scenario 6 (default redis://127.0.0.1:6379/14)
@@ -75,7 +75,7 @@ const mode: 'quick' | 'full' = opt.quick && !opt.full ? 'quick' : 'full'
 const base =
   mode === 'quick'
     ? { rounds: 2, durationS: 2, pacedS: 2, warmupS: 1, perRequestPerRound: 2_000, warmCreds: 400, quietWaitS: 0 }
-    : { rounds: 5, durationS: 6, pacedS: 3, warmupS: 2, perRequestPerRound: 6_000, warmCreds: 1_500, quietWaitS: 2 }
+    : { rounds: 5, durationS: 6, pacedS: 3, warmupS: 2, perRequestPerRound: 5_000, warmCreds: 1_000, quietWaitS: 2 }
 const profile = opt.creds ? { ...base, perRequestPerRound: Number(opt.creds), warmCreds: Math.min(base.warmCreds, Number(opt.creds)) } : base
 const rounds = Number(opt.rounds ?? profile.rounds)
 const durationS = Number(opt.duration ?? profile.durationS)
@@ -382,7 +382,7 @@ async function main() {
     const queue = [...jobs]
     const worker = async () => {
       for (let j = queue.shift(); j; j = queue.shift()) {
-        await exec(node, [join(root, 'bench/servers/mint.ts'), cfgFile(j.g), String(j.count), j.out], { env: gwEnv, timeoutMs: 1_800_000 })
+        await exec(node, [join(root, 'bench/servers/mint.ts'), cfgFile(j.g), String(j.count), j.out], { env: gwEnv, timeoutMs: 1_800_000, nice: true })
       }
     }
     await Promise.all(Array.from({ length: Math.max(1, cores) }, worker))
@@ -606,7 +606,7 @@ async function main() {
   notes.push(
     `Background load from other processes on this shared machine, sampled just before each run: median ${bg.toFixed(0)}% of all CPUs ` +
       `(max ${Math.max(0, ...runs.map((r) => r.backgroundPct ?? 0)).toFixed(0)}%); load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}. ` +
-      `All CPUs were ${busy.toFixed(0)}% busy during the runs (median).${niceness ? ` Micro-benchmarks, servers and load generator ran at nice ${niceness}.` : ''}`,
+      `All CPUs were ${busy.toFixed(0)}% busy during the runs (median).${niceness ? ` Micro-benchmarks, credential minting, servers and load generator ran at nice ${niceness}.` : ''}`,
   )
   if (generator === 'wrk') notes.push('wrk is a closed-loop generator: at saturation, latency is mostly queueing, so the paced runs are the ones to read for added latency.')
   notes.push('The per-request credentials were minted by separate processes sharing the gateway\'s data directory (master secret, dev node key, store): a real 402 from `gateway.decide`, then `devNode.pay`.')
