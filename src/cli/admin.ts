@@ -46,6 +46,7 @@ Options:
   --data-dir <dir>     where turnpike generated the token (default $TURNPIKE_DATA_DIR or ./.turnpike)
   --json               JSON output (the default when stdout is not a terminal)
   --table              table output (the default on a terminal)
+  --dry-run            for changes (revoke, routes set/delete): validate and print the request, send nothing
   -h, --help           show this help
 
 Exit codes: 0 ok, 1 the API answered an error, 2 usage, 3 admin API unreachable, 4 token refused, 5 not found.
@@ -67,6 +68,7 @@ const options = {
   'no-lookup': { type: 'boolean' },
   'max-scan': { type: 'string' },
   'token-id': { type: 'string' },
+  'dry-run': { type: 'boolean' },
 } as const
 
 /** The machine-readable description printed by `turnpike admin schema`. */
@@ -101,6 +103,7 @@ export async function admin(argv: string[], io: { stdout: Out; stderr: Out; env:
     return exitCodes.ok
   }
   if (command === 'routes' && (rest[0] === 'set' || rest[0] === 'delete')) {
+    if (values['dry-run']) return (await import('./adminRoutes.ts')).routesPlan(rest, io, exitCodes)
     const client = resolveClient({ url: values.url, tokenFile: values['token-file'], dataDir: values['data-dir'] }, io.env)
     return (await import('./adminRoutes.ts')).routesWrite(client, rest, io, exitCodes)
   }
@@ -119,7 +122,7 @@ export async function admin(argv: string[], io: { stdout: Out; stderr: Out; env:
         else if (flag === true) input[k] = true
       } else if (typeof flag === 'string' && !pos.includes(k)) input[k] = flag
     }
-    const known = new Set(['url', 'token-file', 'data-dir', 'json', 'table', 'help', ...Object.keys(op.input.properties).flatMap((k) => [flagName(k), `no-${flagName(k)}`])])
+    const known = new Set(['url', 'token-file', 'data-dir', 'json', 'table', 'help', ...(op.mutates ? ['dry-run'] : []), ...Object.keys(op.input.properties).flatMap((k) => [flagName(k), `no-${flagName(k)}`])])
     for (const k of Object.keys(values)) if (!known.has(k)) throw new UsageError(`--${k} does not apply to ${op.name}\nUsage: ${usageOf(op)}`)
     try {
       Object.assign(input, validate(op, input, { fromQuery: true }))
@@ -128,6 +131,10 @@ export async function admin(argv: string[], io: { stdout: Out; stderr: Out; env:
       throw e
     }
   } else if (rest.length > 0) throw new UsageError('metrics takes no arguments')
+  if (op?.mutates && values['dry-run']) {
+    io.stdout.write(JSON.stringify({ dry_run: true, method: op.method, path: op.path, input }, null, 2) + '\n')
+    return exitCodes.ok
+  }
 
   try {
     const client = resolveClient({ url: values.url, tokenFile: values['token-file'], dataDir: values['data-dir'] }, io.env)
