@@ -1,6 +1,6 @@
 /**
  * Micro-benchmarks, run in their own (pinned) process by bench/run.ts, or alone:
- *   node bench/micro.ts [--quick]      prints `RESULT {json}`
+ *   npx node bench/micro.ts [--quick]      prints `RESULT {json}`
  *
  * - macaroon mint and verify: turnpike's codec against the npm `macaroon` package (3.0.4) in the
  *   same process. That package is used to decode/verify only for tokens with more than 2 caveats:

@@ -2,7 +2,7 @@
  * Profiles one turnpike scenario under load with `node --cpu-prof` and prints the functions with the
  * most self time. How the hot paths in docs/benchmarks.md were found.
  *
- *   node bench/profile.ts <pass|sqlite|redis|challenge|bare> [--seconds 10] [--top 40] [--keep]
+ *   npx node bench/profile.ts <pass|sqlite|redis|challenge|bare> [--seconds 10] [--top 40] [--keep]
  *
  * The gateway (or bare proxy) runs pinned to the last CPU, wrk and the upstream to CPU 0, as in
  * bench/run.ts. The .cpuprofile file (covering start-up too) is copied to --out (default

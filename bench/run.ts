@@ -20,7 +20,8 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { load, type Generator, type LoadResult, type LoadSpec } from './lib/load.ts'
 import { busyShare, cpuTimes, exec, freePort, readyHttp, readyLine, repin, sample, setNice, startServer, type Server } from './lib/proc.ts'
-import { markdown, svg, type MicroResult, type RoundRecord, type RunResult, type ScenarioSummary, type Target } from './lib/report.ts'
+import { markdown, svg, type MicroResult, type RoundRecord, type RunResult } from './lib/report.ts'
+import { summarize } from './lib/summary.ts'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const node = process.execPath
@@ -30,7 +31,7 @@ const help = `npm run bench [-- options]
 
   --quick               short run (< 3 minutes on 2 cores); default is the full run
   --rounds <n>          interleaved rounds per scenario (quick 2, full 5)
-  --duration <s>        seconds per throughput run (quick 2, full 6)
+  --duration <s>        seconds per throughput run (quick 2, full 5)
   --connections <n>     concurrent connections (default 50)
   --creds <n>           per-request credentials per round and scenario (quick 2000, full 5000)
   --generator <g>       wrk (default when installed) or autocannon
@@ -43,6 +44,7 @@ const help = `npm run bench [-- options]
   --redis <url>         Redis for scenario 6 (default redis://127.0.0.1:6379/14)
   --docs / --no-docs    write the generated section of docs/benchmarks.md (default: full runs only)
   --keep                keep the temporary directory (logs, configs, credentials)
+  --render <json>       only re-render a results file (tables, targets, chart; --docs to update the docs)
 `
 
 const { values: opt } = parseArgs({
@@ -62,6 +64,7 @@ const { values: opt } = parseArgs({
     docs: { type: 'boolean' },
     'no-docs': { type: 'boolean' },
     keep: { type: 'boolean' },
+    render: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
@@ -74,8 +77,8 @@ if (opt.help) {
 const mode: 'quick' | 'full' = opt.quick && !opt.full ? 'quick' : 'full'
 const base =
   mode === 'quick'
-    ? { rounds: 2, durationS: 2, pacedS: 2, warmupS: 1, perRequestPerRound: 2_000, warmCreds: 400, quietWaitS: 0 }
-    : { rounds: 5, durationS: 6, pacedS: 3, warmupS: 2, perRequestPerRound: 5_000, warmCreds: 1_000, quietWaitS: 2 }
+    ? { rounds: 2, durationS: 2, pacedS: 2, warmupS: 1, perRequestPerRound: 2_000, warmCreds: 400, quietWaitS: 0, bracket: false }
+    : { rounds: 5, durationS: 5, pacedS: 3, warmupS: 2, perRequestPerRound: 5_000, warmCreds: 1_000, quietWaitS: 2, bracket: true }
 const profile = opt.creds ? { ...base, perRequestPerRound: Number(opt.creds), warmCreds: Math.min(base.warmCreds, Number(opt.creds)) } : base
 const rounds = Number(opt.rounds ?? profile.rounds)
 const durationS = Number(opt.duration ?? profile.durationS)
@@ -216,7 +219,23 @@ class CredPool {
   }
 }
 
+/** Re-renders an existing results file with the current summary and report code. */
+function render(file: string) {
+  const r = JSON.parse(readFileSync(file, 'utf8')) as RunResult
+  const { summaries, targets } = summarize({ scenarios: r.scenarios, runs: r.runs, micro: r.micro, connections: Number(r.settings.connections) })
+  const result: RunResult = { ...r, scenarios: summaries, targets }
+  const stamp = file.replace(/^.*\//, '').replace(/\.json$/, '')
+  const md = markdown(result)
+  const chart = svg(result)
+  writeFileSync(file, JSON.stringify(result, null, 2) + '\n')
+  writeFileSync(file.replace(/\.json$/, '.md'), md + '\n')
+  writeFileSync(file.replace(/\.json$/, '.svg'), chart + '\n')
+  if (opt.docs) updateDocs(result, md, chart, stamp)
+  process.stdout.write(md + '\n')
+}
+
 async function main() {
+  if (opt.render) return render(opt.render)
   const generator: Generator = (opt.generator as Generator | undefined) ?? ((await has('sh', ['-c', 'command -v wrk'])) ? 'wrk' : 'autocannon')
   if (generator !== 'wrk' && generator !== 'autocannon') throw new Error('--generator must be wrk or autocannon')
   const tools = await toolVersions()
@@ -489,14 +508,35 @@ async function main() {
     const r = await runOne(s, profile.warmupS, s.kind === 'paced' ? Math.ceil(paced / rounds) : warm)
     if (r.load.ok === 0) log(`  warning: ${s.id} warm-up had no successful response (${JSON.stringify(r.load.statuses)}); see ${s.server!.log}`)
   }
+  /**
+   * One round's order, reversed every other round. In full mode the bare proxy also runs right
+   * before and after each of pass, SQLite and Redis (and their paced runs): A/B/A/B, so each ratio
+   * is taken against the bare runs next to it in time. Quick mode runs each scenario once per round.
+   */
+  const roundOrder = (round: number): Scenario[] => {
+    const bracket = (list: Scenario[], bareId: string, ids: string[]) => {
+      const b = list.find((s) => s.id === bareId)
+      if (!profile.bracket || !b) return list
+      const out = list.filter((s) => s.id !== bareId && !ids.includes(s.id))
+      out.push(b)
+      for (const s of list) if (ids.includes(s.id)) out.push(s, b)
+      return out
+    }
+    const order = [
+      ...bracket(active.filter((s) => s.kind === 'throughput'), 'bare', ['pass', 'sqlite', 'redis']),
+      ...bracket(active.filter((s) => s.kind === 'paced'), 'bare@paced', ['pass@paced', 'sqlite@paced', 'redis@paced']),
+    ]
+    return round % 2 === 0 ? order : order.reverse()
+  }
+  let seq = 0
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? active : [...active].reverse()
+    const order = roundOrder(round)
     log(`round ${round + 1}/${rounds}`)
     for (const s of order) {
       const seconds = s.kind === 'paced' ? profile.pacedS : durationS
       const count = s.kind === 'paced' ? paced : profile.perRequestPerRound
       const r = await runOne(s, seconds, count)
-      runs.push({ scenario: s.id, round, load: r.load, sutCpuS: r.cpuS, peakRssBytes: r.peak, backgroundPct: 100 * r.background, machineBusyPct: 100 * r.machineBusy })
+      runs.push({ scenario: s.id, round, seq: seq++, load: r.load, sutCpuS: r.cpuS, peakRssBytes: r.peak, backgroundPct: 100 * r.background, machineBusyPct: 100 * r.machineBusy })
       const l = r.load
       log(
         `  ${s.id.padEnd(14)} ${Math.round(l.rps).toString().padStart(7)} req/s  p50 ${l.latencyMs.p50.toFixed(2)} p99 ${l.latencyMs.p99.toFixed(2)} ms  ` +
@@ -512,94 +552,8 @@ async function main() {
     log(`removed the Redis keys of ${n.toLocaleString('en-US')} credentials`)
   }
 
-  // ---- summaries
-  const roundsOf = (id: string) => runs.filter((r) => r.scenario === id)
-  const bareRps = new Map(roundsOf('bare').map((r) => [r.round, r.load.rps]))
-  const bareCpu = new Map(roundsOf('bare').map((r) => [r.round, r.sutCpuS / Math.max(1, r.load.ok)]))
-  const bareP99 = new Map(roundsOf('bare').map((r) => [r.round, r.load.latencyMs.p99]))
-  const pacedBareP99 = new Map(roundsOf('bare@paced').map((r) => [r.round, r.load.latencyMs.p99]))
-  const summaries: ScenarioSummary[] = scenarios.map((s) => {
-    const base = { id: s.id, n: s.n, title: s.title, kind: s.kind, group: s.group, ...(s.note ? { note: s.note } : {}) }
-    if (s.skipped) return { ...base, skipped: s.skipped }
-    const rs = roundsOf(s.id)
-    const l = rs.map((r) => r.load)
-    const refP99 = s.kind === 'paced' ? pacedBareP99 : bareP99
-    return {
-      ...base,
-      rounds: rs.length,
-      rps: median(l.map((x) => x.rps)),
-      p50Ms: median(l.map((x) => x.latencyMs.p50)),
-      p99Ms: median(l.map((x) => x.latencyMs.p99)),
-      maxMs: median(l.map((x) => x.latencyMs.max)),
-      worstMaxMs: Math.max(...l.map((x) => x.latencyMs.max)),
-      errors: l.reduce((a, x) => a + x.errors.connect + x.errors.read + x.errors.write + x.errors.timeout, 0),
-      unexpected: l.reduce((a, x) => a + x.unexpected, 0),
-      requests: l.reduce((a, x) => a + x.requests, 0),
-      peakRssBytes: Math.max(...rs.map((r) => r.peakRssBytes)),
-      cpuPct: median(rs.map((r) => (100 * r.sutCpuS) / r.load.durationS)),
-      cpuUsPerReq: median(rs.map((r) => (1e6 * r.sutCpuS) / Math.max(1, r.load.ok))),
-      capacityRps: median(rs.map((r) => r.load.ok / Math.max(1e-9, r.sutCpuS))),
-      capacityVsBare: median(rs.filter((r) => bareCpu.has(r.round) && r.sutCpuS > 0).map((r) => bareCpu.get(r.round)! / (r.sutCpuS / Math.max(1, r.load.ok)))),
-      vsBare: median(rs.filter((r) => bareRps.has(r.round)).map((r) => r.load.rps / bareRps.get(r.round)!)),
-      addedP99Ms: median(rs.filter((r) => refP99.has(r.round)).map((r) => r.load.latencyMs.p99 - refP99.get(r.round)!)),
-    }
-  })
-  const sum = (id: string) => summaries.find((x) => x.id === id)!
-
-  // ---- targets
-  const targets: Target[] = []
-  // A ratio is judged on measured throughput when both proxies had their core (SUT CPU ≥ 85%),
-  // otherwise on the CPU-normalised figure (which the other processes on a shared machine distort less).
-  const saturated = (x: ScenarioSummary) => (x.cpuPct ?? 0) >= 85
-  const ratioTarget = (id: string, label: string, goal: number) => {
-    const x = sum(id)
-    const b = sum('bare')
-    if (x.skipped || x.vsBare === undefined || x.capacityVsBare === undefined) return targets.push({ id: label, goal: `≥ ${goal * 100}% of bare proxy`, measured: 'not measured', pass: null, note: x.skipped })
-    const useMeasured = saturated(x) && saturated(b)
-    const value = useMeasured ? x.vsBare : x.capacityVsBare
-    targets.push({
-      id: label, goal: `≥ ${goal * 100}% of bare proxy`,
-      measured: `${useMeasured ? '**' : ''}${(x.vsBare * 100).toFixed(0)}% measured${useMeasured ? '**' : ''} (${f0(x.rps)} vs ${f0(b.rps)} req/s); ` +
-        `${useMeasured ? '' : '**'}${(x.capacityVsBare * 100).toFixed(0)}% per core${useMeasured ? '' : '**'} (${f0(x.capacityRps)} vs ${f0(b.capacityRps)} req/s per core)`,
-      pass: value >= goal,
-      ...(useMeasured ? {} : { note: 'judged per core: the proxies did not get a full core' }),
-    })
-  }
-  ratioTarget('pass', 'pass throughput', 0.9)
-  ratioTarget('sqlite', 'per-request throughput, SQLite', 0.8)
-  ratioTarget('redis', 'per-request throughput, Redis', 0.7)
-  for (const id of ['pass', 'sqlite', 'redis']) {
-    const p = sum(`${id}@paced`)
-    const t = sum(id)
-    const label = `added p99 at ${connections} connections, ${id === 'pass' ? 'pass' : `per-request ${id === 'sqlite' ? 'SQLite' : 'Redis'}`}`
-    if (p.skipped || p.addedP99Ms === undefined) {
-      targets.push({ id: label, goal: '≤ 1 ms vs bare proxy', measured: 'not measured', pass: null, note: p.skipped })
-      continue
-    }
-    targets.push({
-      id: label, goal: '≤ 1 ms vs bare proxy',
-      measured: `${sign(p.addedP99Ms)} ms paced (~${Math.round(p.rps!)} req/s); ${t.addedP99Ms === undefined ? '–' : sign(t.addedP99Ms)} ms at saturation`,
-      pass: p.addedP99Ms <= 1,
-    })
-  }
-  {
-    const c = sum('challenge')
-    if (c.skipped || c.rps === undefined) targets.push({ id: 'challenge path, one core, dev backend', goal: '≥ 2,000 challenges/s', measured: 'not measured', pass: null, note: c.skipped })
-    else {
-      const useMeasured = saturated(c)
-      targets.push({
-        id: 'challenge path, one core, dev backend', goal: '≥ 2,000 challenges/s',
-        measured: `${useMeasured ? '**' : ''}${f0(c.rps)}/s measured${useMeasured ? '**' : ''}; ${useMeasured ? '' : '**'}${f0(c.capacityRps)}/s per core${useMeasured ? '' : '**'} (${f0(c.cpuUsPerReq)} µs CPU each)`,
-        pass: (useMeasured ? c.rps : c.capacityRps!) >= 2000,
-        ...(useMeasured ? {} : { note: 'judged per core: the gateway did not get a full core' }),
-      })
-    }
-  }
-  {
-    const m = micro.find((x) => x.group === 'full credential check')
-    if (!m) targets.push({ id: 'full credential check', goal: '≤ 30 µs', measured: 'not measured', pass: null })
-    else targets.push({ id: 'full credential check', goal: '≤ 30 µs', measured: `${m.us.toFixed(1)} µs wall, ${m.cpuUs.toFixed(1)} µs CPU (median)`, pass: m.us <= 30 })
-  }
+  // ---- summaries and targets
+  const { summaries, targets } = summarize({ scenarios, runs, micro, connections })
 
   const bg = median(runs.map((r) => r.backgroundPct ?? 0)) ?? 0
   const busy = median(runs.map((r) => r.machineBusyPct ?? 0)) ?? 0
@@ -675,14 +629,6 @@ function tail(file: string, lines = 4): string {
   } catch {
     return ''
   }
-}
-
-function f0(x: number | undefined): string {
-  return x === undefined ? '–' : Math.round(x).toLocaleString('en-US')
-}
-
-function sign(x: number): string {
-  return `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`
 }
 
 const BEGIN = '<!-- bench:results:begin (generated by `npm run bench`; edit outside these markers) -->'

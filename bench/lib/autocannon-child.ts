@@ -35,7 +35,7 @@ if (spec.creds) {
 const statuses: Record<string, number> = {}
 if (spec.pauseMs) opts.connectionRate = Math.max(1, Math.round(1000 / spec.pauseMs))
 const started = process.hrtime.bigint()
-const instance = autocannon(opts as unknown as autocannon.Options, () => {})
+const instance = autocannon(opts as unknown as autocannon.Options)
 instance.on('response', (_client: unknown, status: number) => {
   statuses[status] = (statuses[status] ?? 0) + 1
 })

@@ -16,6 +16,8 @@ export type MicroResult = {
 export type RoundRecord = {
   readonly scenario: string
   readonly round: number
+  /** Position in the whole run (runs are sequential). */
+  readonly seq?: number | undefined
   readonly load: LoadResult
   /** CPU seconds the system under test used during the run (process tree). */
   readonly sutCpuS: number
@@ -54,6 +56,9 @@ export type ScenarioSummary = {
   readonly capacityRps?: number | undefined
   /** Median over rounds of rps / bare-proxy rps of the same round. */
   readonly vsBare?: number | undefined
+  /** Lowest and highest per-round ratio. */
+  readonly vsBareMin?: number | undefined
+  readonly vsBareMax?: number | undefined
   /** Median over rounds of bare-proxy CPU µs/req / this CPU µs/req (same round): the CPU-normalised ratio. */
   readonly capacityVsBare?: number | undefined
   /** Median over rounds of p99 − bare-proxy p99 of the same round (ms). */
@@ -99,6 +104,7 @@ const f0 = (x: number | undefined) => (x === undefined ? '–' : Math.round(x).t
 const f1 = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(1))
 const f2 = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(2))
 const pct = (x: number | undefined) => (x === undefined ? '–' : `${(x * 100).toFixed(0)}%`)
+const range = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '–' : `${(a * 100).toFixed(0)}–${(b * 100).toFixed(0)}%`)
 const mb = (x: number | undefined) => (x === undefined ? '–' : (x / 2 ** 20).toFixed(0))
 const sign = (x: number | undefined) => (x === undefined ? '–' : `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`)
 const verdict = (p: boolean | null) => (p === null ? 'n/a' : p ? '**PASS**' : '**MISS**')
@@ -133,12 +139,12 @@ export function markdown(r: RunResult): string {
     }
     const errs = (x.errors ?? 0) + (x.unexpected ?? 0)
     out.push(
-      `| ${x.n} | ${x.title} | ${f0(x.rps)} | ${x.id === 'bare' ? '100%' : pct(x.vsBare)} | ${f2(x.p50Ms)} | ${f2(x.p99Ms)} | ${f1(x.maxMs)} | ` +
+      `| ${x.n} | ${x.title} | ${f0(x.rps)} | ${x.id === 'bare' ? '100%' : `${pct(x.vsBare)} (${range(x.vsBareMin, x.vsBareMax)})`} | ${f2(x.p50Ms)} | ${f2(x.p99Ms)} | ${f1(x.maxMs)} | ` +
         `${errs} / ${f0(x.requests)} | ${f0(x.cpuPct)}% | ${f1(x.cpuUsPerReq)} | ${f0(x.capacityRps)} | ${x.id === 'bare' ? '100%' : pct(x.capacityVsBare)} | ${mb(x.peakRssBytes)} |`,
     )
   }
   out.push('')
-  out.push('Medians over the rounds; "vs bare proxy" is the median of per-round ratios against the bare Node proxy measured in the same round. ' +
+  out.push('Medians over the rounds; "vs bare proxy" is the median of per-round ratios against the bare Node proxy measured in the same round (lowest–highest round in brackets). ' +
     '"errors" counts socket errors, timeouts and responses with an unexpected status over all rounds, out of all responses. ' +
     'SUT = system under test (the proxy process; the upstream for scenario 1); CPU % is of one core. ' +
     '"req/s per core" = 1,000,000 / (SUT CPU µs per request): what one fully used core would serve; it is the robust figure on a shared machine, ' +
