@@ -14,6 +14,7 @@ import * as Bolt11 from '../Bolt11.ts'
 import type { Network } from '../Bolt11.ts'
 import { TurnpikeError } from '../Errors.ts'
 import type { Backend, CreateInvoiceParameters, Invoice, InvoiceState, NodeInfo } from '../Lightning.ts'
+import { subscription } from './internal/subscription.ts'
 
 /** The dev backend: a {@link Backend} plus the node key and payer-side test hooks. */
 export type DevBackend = Backend & {
@@ -64,8 +65,6 @@ const retentionMs = 24 * 60 * 60 * 1000
 const pruneEveryMs = 60_000
 /** Hard cap on tracked invoices; the oldest go first. */
 const maxTracked = 100_000
-/** Per-subscriber buffer; the oldest updates are dropped when a consumer falls behind. */
-const maxQueued = 1024
 
 /**
  * Creates a dev node. Invoices are signed with the node key and carry no `n` field (like LND and
@@ -295,55 +294,3 @@ function badRequest(message: string): never {
   throw new TurnpikeError('TURNPIKE_BAD_REQUEST', message)
 }
 
-/** An async iterator of updates; registers at once and ends on abort, `return()` or close. */
-function subscription(
-  signal: AbortSignal,
-  listeners: Set<(s: InvoiceState) => void>,
-  closers: Set<() => void>,
-): AsyncIterableIterator<InvoiceState> {
-  const queue: InvoiceState[] = []
-  let waiters: (() => void)[] = []
-  let ended = false
-  const wake = (): void => {
-    const ws = waiters
-    waiters = []
-    for (const w of ws) w()
-  }
-  const listener = (s: InvoiceState): void => {
-    if (queue.length >= maxQueued) queue.shift()
-    queue.push(s)
-    wake()
-  }
-  const end = (): void => {
-    ended = true
-    queue.length = 0
-    listeners.delete(listener)
-    closers.delete(end)
-    signal.removeEventListener('abort', end)
-    wake()
-  }
-  if (signal.aborted) {
-    ended = true
-  } else {
-    listeners.add(listener)
-    closers.add(end)
-    signal.addEventListener('abort', end, { once: true })
-  }
-  return {
-    async next(): Promise<IteratorResult<InvoiceState>> {
-      for (;;) {
-        if (ended) return { value: undefined, done: true }
-        const value = queue.shift()
-        if (value !== undefined) return { value, done: false }
-        await new Promise<void>((resolve) => waiters.push(resolve))
-      }
-    },
-    async return(): Promise<IteratorResult<InvoiceState>> {
-      end()
-      return { value: undefined, done: true }
-    },
-    [Symbol.asyncIterator]() {
-      return this
-    },
-  }
-}

@@ -27,6 +27,7 @@ import {
 import type { Filter, NostrEvent } from './nostr.ts'
 import { relayPool } from './nostr-relay.ts'
 import type { RelayPool, WebSocketConstructor } from './nostr-relay.ts'
+import { subscription } from './internal/subscription.ts'
 
 export type { WebSocketConstructor } from './nostr-relay.ts'
 
@@ -539,56 +540,3 @@ function untilAborted(signal: AbortSignal, register: (resolve: () => void) => vo
   return raceSignal(new Promise<void>((resolve) => register(resolve)), signal)
 }
 
-/** An async iterator of updates; registers at once and ends on abort, `return()`, `end()` or close. */
-function subscription(
-  signal: AbortSignal,
-  listeners: Set<(s: InvoiceState) => void>,
-  closers: Set<() => void>,
-): AsyncIterableIterator<InvoiceState> & { end(): void } {
-  const queue: InvoiceState[] = []
-  let waiters: (() => void)[] = []
-  let ended = false
-  const wake = (): void => {
-    const ws = waiters
-    waiters = []
-    for (const w of ws) w()
-  }
-  const listener = (s: InvoiceState): void => {
-    if (queue.length >= 1024) queue.shift()
-    queue.push(s)
-    wake()
-  }
-  const end = (): void => {
-    ended = true
-    queue.length = 0
-    listeners.delete(listener)
-    closers.delete(end)
-    signal.removeEventListener('abort', end)
-    wake()
-  }
-  if (signal.aborted) {
-    ended = true
-  } else {
-    listeners.add(listener)
-    closers.add(end)
-    signal.addEventListener('abort', end, { once: true })
-  }
-  return {
-    end,
-    async next(): Promise<IteratorResult<InvoiceState>> {
-      for (;;) {
-        if (ended) return { value: undefined, done: true }
-        const value = queue.shift()
-        if (value !== undefined) return { value, done: false }
-        await new Promise<void>((resolve) => waiters.push(resolve))
-      }
-    },
-    async return(): Promise<IteratorResult<InvoiceState>> {
-      end()
-      return { value: undefined, done: true }
-    },
-    [Symbol.asyncIterator]() {
-      return this
-    },
-  }
-}
