@@ -6,6 +6,7 @@
  */
 import type { Config, Route } from './Config.ts'
 import { TurnpikeError, is } from './Errors.ts'
+import * as Caveat from './Caveat.ts'
 import * as Cashu from './Cashu.ts'
 import * as L402 from './L402.ts'
 import * as Mpp from './Mpp.ts'
@@ -90,6 +91,18 @@ function credentials(view: RequestView): L402.Credential[] {
   return found
 }
 
+/**
+ * Credentials that already passed the preimage and HMAC-chain checks, keyed by the exact
+ * `Authorization` line they came in. A `pass` or credit token is sent again and again; remembering
+ * it turns the repeat into a map lookup plus the caveat check, which still runs on every request (so
+ * expiry, path, method and capabilities are judged afresh), as do revocation and price checks in
+ * `grant`. Only exact strings hit, so nothing unverified is ever accepted. Bounded: the oldest entry
+ * goes first. Per-request credentials are never stored (each is sent once). One per gateway, so a
+ * new secret or config starts empty.
+ */
+type Authenticated = { readonly paymentHash: string; readonly tokenId: string; readonly caveats: readonly string[] }
+const authCacheSize = 4096
+
 /** Two shadow gateways for dry-run routes (with and without invoices), writing nothing to the store. */
 function shadowGateways(o: CreateOptions) {
   const { observer: _observer, ...rest } = o
@@ -134,6 +147,17 @@ export function create(o: CreateOptions): Gateway {
   const settlement = config.routes.some((r) => r.autoDetect)
     ? createSettlementChecker({ backend, store, cacheTtlMs: claimTtlMs, challenge: config.challenge, now, logger: log })
     : undefined
+  const authenticated = new Map<string, Authenticated>()
+  const remember = (line: string, r: Authenticated): void => {
+    if (authenticated.size >= authCacheSize) authenticated.delete(authenticated.keys().next().value!)
+    authenticated.set(line, { paymentHash: r.paymentHash, tokenId: r.tokenId, caveats: r.caveats })
+  }
+  /** The single Authorization line of a request without Aperture carriers, else undefined. */
+  const soleLine = (view: RequestView): string | undefined => {
+    const lines = view.header('authorization')
+    if (lines === undefined || lines.length !== 1) return undefined
+    return view.header('macaroon') === undefined && view.header('grpc-metadata-macaroon') === undefined ? lines[0] : undefined
+  }
 
   async function issueChallenge(route: Route, view: RequestView, path: string, reason: string, failure?: Refused): Promise<Reply> {
     let invoice
@@ -303,8 +327,15 @@ export function create(o: CreateOptions): Gateway {
     if (route.priceMsat === 0n) return allow(route, 'free')
     if (route.dryRun && shadows) return DryRun.decideDry(route, view, shadows, credentialHeaders, log)
 
+    const l402 = route.schemes.includes('l402')
+    const line = l402 && !route.autoDetect ? soleLine(view) : undefined
+    const ctx = { service: route.service ?? route.name, path, method, now: Math.floor(now() / 1000), capability: route.tier?.require }
+    if (line !== undefined) {
+      const known = authenticated.get(line)
+      if (known !== undefined && Caveat.check(known.caveats, ctx).ok) return grant(route, view, path, known)
+    }
     let creds: L402.Credential[] = []
-    if (route.schemes.includes('l402')) {
+    if (l402) {
       try {
         creds = credentials(view)
       } catch (e) {
@@ -317,13 +348,13 @@ export function create(o: CreateOptions): Gateway {
         ?? access.free(route, view, (extra) => allow(route, 'free-allowance', extra), () => challenge(route, view, path, 'no credential'))
     }
 
-    const ctx = { service: route.service ?? route.name, path, method, now: Math.floor(now() / 1000), capability: route.tier?.require }
     let reason = ''
     for (const c of creds) {
       const r = Token.verify(c, secret, ctx)
       if (r.ok) {
         if (r.ignored.length > 0) log.debug('ignored unknown caveats', { route: route.name, caveats: r.ignored })
         if (route.autoDetect === 'strict' && settlement) return whenSettled(route, view, path, r, Buffer.from(c.tokens[0]!).toString('base64'))
+        if (line !== undefined && route.access.kind !== 'per-request') remember(line, r)
         return grant(route, view, path, r)
       }
       reason = r.reason

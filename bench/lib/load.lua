@@ -3,7 +3,7 @@
 -- expect      status that counts as success (200, or 402 on the challenge path)
 -- auth        a fixed Authorization value sent on every request, or "-"
 -- creds-file  one Authorization value per line; lines start+1 .. start+count are each sent once
--- delay-ms    pause per connection between requests (paced latency runs), 0 = closed loop
+-- delay-ms    mean pause per connection between requests (paced latency runs, exponential), 0 = closed loop
 -- stop-after  stop once this many responses arrived (credentials about to run out), 0 = never
 -- Prints one line "RESULT {json}" at the end.
 local ffi = require("ffi")
@@ -47,7 +47,15 @@ function init(args)
     end
   end
   if pause > 0 then
-    delay = function() return pause end
+    -- Exponential pauses (mean `pause`, capped at 5x), so the connections do not stay in step:
+    -- a fixed pause makes all of them fire together every `pause` ms, and every burst then queues
+    -- behind itself, which measures burst size times service time rather than added latency.
+    math.randomseed(os.time() + ffi.C.getpid())
+    delay = function()
+      local d = -pause * math.log(1 - math.random())
+      if d > 5 * pause then d = 5 * pause end
+      return math.floor(d)
+    end
   end
 end
 

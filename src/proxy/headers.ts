@@ -15,6 +15,21 @@ function connectionTokens(headers: IncomingHttpHeaders): Set<string> | undefined
   return new Set(c.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean))
 }
 
+/** The same from raw header lines (every `Connection` line), without building `req.headers`. */
+function rawConnectionTokens(raw: readonly string[]): Set<string> | undefined {
+  let out: Set<string> | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!
+    if (k.length !== 10 || k.toLowerCase() !== 'connection') continue
+    for (const t of raw[i + 1]!.split(',')) {
+      const v = t.trim().toLowerCase()
+      // `keep-alive` and `close` name no header (and keep-alive is dropped as hop-by-hop anyway).
+      if (v && v !== 'keep-alive' && v !== 'close') (out ??= new Set()).add(v)
+    }
+  }
+  return out
+}
+
 /** Splits a possibly joined Authorization value into per-scheme credentials. */
 function splitAuthorization(value: string): string[] {
   return value.split(/,\s*(?=[A-Za-z][A-Za-z0-9_-]*\s+[^\s,=]+(?:\s|$|,|:))/)
@@ -31,9 +46,9 @@ export type UpstreamHeaderOptions = {
 
 /** Headers for the upstream request, as a flat [name, value, …] list that keeps repeated lines. */
 export function upstreamRequestHeaders(req: IncomingMessage, o: UpstreamHeaderOptions): string[] {
-  const drop = connectionTokens(req.headers)
-  const out: string[] = []
   const raw = req.rawHeaders
+  const drop = rawConnectionTokens(raw)
+  const out: string[] = []
   let host = ''
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!

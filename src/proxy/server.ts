@@ -6,7 +6,7 @@
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { Allow, Decision } from '../RequestView.ts'
+import type { Allow, Decision, RequestView } from '../RequestView.ts'
 import { TurnpikeError } from '../Errors.ts'
 import type { Runtime } from '../runtime.ts'
 import { toView, writeReply } from '../adapters/node.ts'
@@ -30,9 +30,18 @@ export type Proxy = {
   close(): Promise<void>
 }
 
+// Upstream URL per route, parsed once per config (live routes swap the config object).
+const targets = new WeakMap<object, Map<string, URL>>()
 function targetFor(rt: Runtime, d: Allow): URL {
-  const route = rt.config.routes.find((r) => r.name === d.route)
-  return new URL(route?.upstream ?? rt.config.upstream!)
+  const config = rt.config
+  let byRoute = targets.get(config)
+  if (byRoute === undefined) targets.set(config, (byRoute = new Map()))
+  let url = byRoute.get(d.route)
+  if (url === undefined) {
+    const route = config.routes.find((r) => r.name === d.route)
+    byRoute.set(d.route, (url = new URL(route?.upstream ?? config.upstream!)))
+  }
+  return url
 }
 
 function upstreamPath(req: IncomingMessage, normalized: string): string {
@@ -53,12 +62,12 @@ export async function startProxy(rt: Runtime, log: Logger): Promise<Proxy> {
   const manifest = Manifest.responder(config, { backend: rt.backend.name, ...(rt.devNode ? { network: rt.devNode.network } : {}) })
   const page = pageService(rt, log)
 
-  const act = (req: IncomingMessage, res: ServerResponse, d: Decision) => {
+  const act = (req: IncomingMessage, res: ServerResponse, d: Decision, view: RequestView) => {
     if (d.kind !== 'allow') {
       log.debug('request answered', { method: req.method, path: req.url, status: d.status, route: d.route, reason: d.reason })
       return writeReply(res, page.render(req, d) ?? d)
     }
-    const path = gateway.normalize(toView(req).path) ?? '/'
+    const path = gateway.normalize(view.path) ?? '/'
     const claim = d.claim
     forwarder.forward(req, res, targetFor(rt, d), upstreamPath(req, path), d, () => {
       rt.gatewayMetrics.upstreamErrors.inc([d.route])
@@ -80,8 +89,8 @@ export async function startProxy(rt: Runtime, log: Logger): Promise<Proxy> {
       return writeReply(res, internalError(log, e))
     }
     if (d instanceof Promise) {
-      d.then((x) => act(req, res, x), (e: unknown) => writeReply(res, internalError(log, e)))
-    } else act(req, res, d)
+      d.then((x) => act(req, res, x, view), (e: unknown) => writeReply(res, internalError(log, e)))
+    } else act(req, res, d, view)
   }
   const server = http.createServer({ keepAlive: true, requestTimeout: 0, headersTimeout: 30_000 }, handler)
 
