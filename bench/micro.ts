@@ -8,13 +8,15 @@
  *   append (6 ms with 1 caveat, 25 ms with 2, RangeError from 4; shared/reference/clients.md §6).
  * - the full credential check: L402.parseAuthorization + Token.verify (base64, HMAC chain, sha256 of
  *   the preimage, identifier, caveats) — the CPU work behind every paid request;
- * - BOLT11 sign (Bolt11.encode, what the dev node does per challenge) and decode (with signature
- *   recovery), plus light-bolt11-decoder's decode (no signature check) for reference;
+ * - BOLT11 sign (Bolt11.encode, what the dev node does per challenge; the row names the secp256k1
+ *   implementation it used) and the bare signature with tiny-secp256k1 (WASM, when installed) and
+ *   noble, decode (with signature recovery), plus light-bolt11-decoder's decode (no signature check);
  * - the gateway core's challenge (decide() for an unpaid request on the memory store, no HTTP).
  */
 import { createHmac, randomBytes } from 'node:crypto'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import macaroonJs from 'macaroon'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { decode as lightDecode } from 'light-bolt11-decoder'
 import * as Bolt11 from '../src/Bolt11.ts'
 import * as Caveat from '../src/Caveat.ts'
@@ -25,6 +27,7 @@ import * as L402 from '../src/L402.ts'
 import * as Macaroon from '../src/Macaroon.ts'
 import * as Token from '../src/Token.ts'
 import { memory } from '../src/store/memory.ts'
+import { loadWasm, noble, signer } from '../src/internal/secp256k1.ts'
 import { dev } from '../src/lightning/dev.ts'
 import { fromRecord } from '../src/RequestView.ts'
 
@@ -181,8 +184,14 @@ const invParams = {
   paymentSecret: randomBytes(32).toString('hex'), description: 'api', expiry: 3600, minFinalCltvExpiry: 80, features: [8, 14], privateKey: key,
 }
 const invoice = Bolt11.encode(invParams)
+// Bolt11.encode signs with tiny-secp256k1 (WASM) when installed, else noble; the signature alone is
+// measured with each implementation.
+const digest = sha256(Bolt11.signingData('lnbcrt', [0, 1, 2]))
+const wasmSigner = loadWasm()
 results.push(
-  bench('BOLT11 sign', 'turnpike', 'Bolt11.encode (noble secp256k1)', () => Bolt11.encode(invParams)),
+  bench('BOLT11 sign', 'turnpike', `Bolt11.encode (${signer().name})`, () => Bolt11.encode(invParams)),
+  ...(wasmSigner === undefined ? [] : [bench('BOLT11 signature alone', 'tiny-secp256k1 (WASM)', 'signRecoverable', () => wasmSigner.sign(digest, key))]),
+  bench('BOLT11 signature alone', '@noble/curves', 'sign, recovered format', () => noble.sign(digest, key), { note: 'the fallback without tiny-secp256k1' }),
   bench('BOLT11 decode', 'turnpike', 'Bolt11.decode (+ pubkey recovery)', () => Bolt11.decode(invoice)),
   bench('BOLT11 decode', 'light-bolt11-decoder 3.2', 'decode (no signature check)', () => lightDecode(invoice), { note: 'parses only; does not verify or recover the signature' }),
 )

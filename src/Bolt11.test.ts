@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
@@ -9,6 +10,8 @@ import bolt11 from 'bolt11'
 import { decode as lightDecode } from 'light-bolt11-decoder'
 import * as Bolt11 from './Bolt11.ts'
 import { TurnpikeError } from './Errors.ts'
+import { loadWasm, noble, signer } from './internal/secp256k1.ts'
+import type { Signer } from './internal/secp256k1.ts'
 import { referenceDir } from '../test/reference.ts'
 
 /** Shared reference material (vectors are read, never copied into code). */
@@ -349,6 +352,83 @@ describe('independent decoders accept what we sign', () => {
       })
     }
   }
+})
+
+describe('signer (internal/secp256k1.ts)', () => {
+  const wasm = loadWasm()
+  const noWasm = wasm === undefined ? 'tiny-secp256k1 is not installed' : false
+  const n = secp256k1.Point.CURVE().n
+
+  /** BOLT11 data words for a fresh random invoice body, as encode writes them. */
+  function randomWords(): { hrp: string; words: number[] } {
+    const invoice = Bolt11.encode({ ...base(), paymentHash: bytesToHex(randomBytes(32)), amountMsat: 1000n })
+    return unsigned(invoice)
+  }
+
+  /** What signWords produces when `impl` signs. */
+  function signWith(impl: Signer, hrp: string, words: number[], privateKey: Uint8Array): string {
+    const { signature, recoveryId } = impl.sign(sha256(Bolt11.signingData(hrp, words)), privateKey)
+    return bech32.encode(hrp, [...words, ...bech32.toWords(Uint8Array.from([...signature, recoveryId]))], false)
+  }
+
+  it('behavior: signs with tiny-secp256k1 when it is installed', { skip: noWasm }, () => {
+    assert.equal(signer().name, 'tiny-secp256k1')
+  })
+
+  it('behavior: tiny-secp256k1 and noble give byte-identical low-S signatures and recovery ids', { skip: noWasm }, () => {
+    const one = new Uint8Array(32)
+    one[31] = 1
+    const nMinus1 = hexToBytes((n - 1n).toString(16).padStart(64, '0'))
+    const edgeKeys = [one, nMinus1, key]
+    const edgeDigests = [new Uint8Array(32), new Uint8Array(32).fill(0xff), hexToBytes(n.toString(16).padStart(64, '0'))]
+    const cases: [Uint8Array, Uint8Array][] = []
+    for (const k of edgeKeys) for (const h of edgeDigests) cases.push([k, h])
+    while (cases.length < 2000) cases.push([secp256k1.utils.randomSecretKey(), new Uint8Array(randomBytes(32))])
+    const recoveryIds = new Set<number>()
+    for (const [k, h] of cases) {
+      const a = wasm!.sign(h, k)
+      const b = noble.sign(h, k)
+      const where = `key ${bytesToHex(k)}, digest ${bytesToHex(h)}`
+      assert.equal(bytesToHex(a.signature), bytesToHex(b.signature), where)
+      assert.equal(a.recoveryId, b.recoveryId, where)
+      assert.ok(BigInt('0x' + bytesToHex(a.signature.subarray(32))) <= n / 2n, `high S for ${where}`)
+      recoveryIds.add(a.recoveryId)
+    }
+    assert.deepEqual([...recoveryIds].sort((a, b) => a - b), [0, 1])
+  })
+
+  it('behavior: invoices signed by either implementation are identical and recover the node key', () => {
+    for (let i = 0; i < 40; i++) {
+      const k = i === 0 ? key : secp256k1.utils.randomSecretKey()
+      const { hrp, words } = randomWords()
+      const invoice = Bolt11.signWords(hrp, words, k)
+      assert.equal(signWith(noble, hrp, words, k), invoice)
+      if (wasm !== undefined) assert.equal(signWith(wasm, hrp, words, k), invoice)
+      assert.equal(Bolt11.decode(invoice).payee, bytesToHex(secp256k1.getPublicKey(k, true)))
+    }
+  })
+
+  it('behavior: the noble fallback re-signs the BOLT11 vectors byte for byte', () => {
+    for (const v of vectors.valid.filter((x) => !x.expected.signature.highS)) {
+      const { hrp, words } = unsigned(v.invoice)
+      assert.equal(signWith(noble, hrp, words, key), v.invoice.toLowerCase(), v.name)
+    }
+  })
+
+  it('error: a missing or foreign module yields no WASM signer (noble is used)', () => {
+    const missing = Object.assign(new Error("Cannot find module 'tiny-secp256k1'"), { code: 'MODULE_NOT_FOUND' })
+    assert.equal(loadWasm(() => { throw missing }), undefined)
+    assert.equal(loadWasm(() => undefined), undefined)
+    assert.equal(loadWasm(() => ({ sign: () => new Uint8Array(64) })), undefined)
+    const calls: string[] = []
+    const fake = loadWasm((id) => {
+      calls.push(id)
+      return { signRecoverable: () => ({ signature: new Uint8Array(64), recoveryId: 1 }) }
+    })
+    assert.deepEqual(calls, ['tiny-secp256k1'])
+    assert.equal(fake?.name, 'tiny-secp256k1')
+    assert.equal(fake?.sign(new Uint8Array(32), key).recoveryId, 1)
+  })
 })
 
 function base() {

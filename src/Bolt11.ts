@@ -1,6 +1,7 @@
 /**
  * BOLT #11 invoices on `@noble/curves` and `@scure/base`: decode (with signature checks), encode and
- * sign. Follows `protocols.md` §6.
+ * sign (with libsecp256k1 as WASM when the optional `tiny-secp256k1` is installed, see
+ * `internal/secp256k1.ts`). Follows `protocols.md` §6.
  * @module
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js'
@@ -8,6 +9,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { bech32 } from '@scure/base'
 import { TurnpikeError } from './Errors.ts'
+import { signer } from './internal/secp256k1.ts'
 
 /** Bitcoin network an invoice is for. */
 export type Network = 'mainnet' | 'testnet' | 'signet' | 'regtest'
@@ -98,6 +100,7 @@ const tags = { p: 1, r: 3, '9': 5, x: 6, f: 9, d: 13, s: 16, n: 19, h: 23, c: 24
 const signatureWords = 104
 const maxFieldWords = 1023
 const utf8 = new TextDecoder('utf-8', { fatal: true })
+const utf8Encoder = new TextEncoder()
 
 /** The human-readable prefix for a network, without amount. */
 export function hrpPrefix(network: Network): string {
@@ -261,7 +264,7 @@ export function encode(p: EncodeParameters): string {
   if (p.descriptionHash !== undefined) {
     pushField(words, tags.h, bytesToWords(hex32(p.descriptionHash, 'descriptionHash')))
   } else {
-    pushField(words, tags.d, bytesToWords(new TextEncoder().encode(p.description ?? '')))
+    pushField(words, tags.d, bytesToWords(utf8Encoder.encode(p.description ?? '')))
   }
   if (p.expiry !== undefined) pushField(words, tags.x, uintWords(nonNegative(p.expiry, 'expiry')))
   if (p.minFinalCltvExpiry !== undefined) {
@@ -277,7 +280,7 @@ export function encode(p: EncodeParameters): string {
 
 /** The bytes BOLT11 signs: `utf8(hrp)` ‖ the data words packed 5 bits at a time, zero-padded. */
 export function signingData(hrp: string, words: readonly number[]): Uint8Array {
-  const prefix = new TextEncoder().encode(hrp)
+  const prefix = utf8Encoder.encode(hrp)
   const out = new Uint8Array(prefix.length + Math.ceil((words.length * 5) / 8))
   out.set(prefix)
   let acc = 0
@@ -304,9 +307,11 @@ export function signWords(hrp: string, words: readonly number[], privateKey: Uin
     if (!Number.isInteger(w) || w < 0 || w > 31) throw new TypeError('words must be 5-bit integers')
   }
   const digest = sha256(signingData(hrp, words))
-  // 'recovered' format: byte 0 is the recovery id, then r ‖ s; BOLT11 wants r ‖ s ‖ id.
-  const sig = secp256k1.sign(digest, privateKey, { prehash: false, format: 'recovered' })
-  const tail = concat(Array.from(sig.subarray(1)), sig.subarray(0, 1))
+  const { signature, recoveryId } = signer().sign(digest, privateKey)
+  // BOLT11 transmits r ‖ s ‖ recovery id.
+  const tail = new Uint8Array(65)
+  tail.set(signature)
+  tail[64] = recoveryId
   return bech32.encode(hrp, [...words, ...bytesToWords(tail)], false)
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createHmac } from 'node:crypto'
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -93,6 +94,26 @@ describe('dev', () => {
       privateKey: key,
     })
     assert.equal(again, inv.paymentRequest)
+  })
+
+  it('behavior: the preimage is HMAC-SHA256(node key, "turnpike-dev-preimage" ‖ payment secret)', async () => {
+    const key = hexToBytes('e126f68f7eafcc8b74f54d269fe206be715000f94dac067d1c04a8ca3b2db734')
+    const backend = dev({ privateKey: key })
+    for (let i = 0; i < 3; i++) {
+      const inv = await backend.createInvoice({ amountMsat: 1000n, expirySeconds: 600 })
+      const { paymentSecret } = Bolt11.decode(inv.paymentRequest)
+      const expected = createHmac('sha256', key).update('turnpike-dev-preimage').update(hexToBytes(paymentSecret)).digest('hex')
+      assert.equal((await backend.pay(inv.paymentRequest)).preimage, expected)
+    }
+  })
+
+  it('behavior: keeps its own copy of the node key', async () => {
+    const key = hexToBytes('e126f68f7eafcc8b74f54d269fe206be715000f94dac067d1c04a8ca3b2db734')
+    const backend = dev({ privateKey: key })
+    key.fill(1)
+    const inv = await backend.createInvoice({ amountMsat: 1000n, expirySeconds: 600 })
+    assert.equal(Bolt11.decode(inv.paymentRequest).payee, backend.pubkey)
+    await backend.pay(inv.paymentRequest)
   })
 
   it('behavior: the network option selects the prefix', async () => {

@@ -9,10 +9,11 @@ import { join } from 'node:path'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { bytesToHex, concatBytes, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js'
+import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js'
 import * as Bolt11 from '../Bolt11.ts'
 import type { Network } from '../Bolt11.ts'
 import { TurnpikeError } from '../Errors.ts'
+import { signer } from '../internal/secp256k1.ts'
 import type { Backend, CreateInvoiceParameters, Invoice, InvoiceState, NodeInfo } from '../Lightning.ts'
 import { subscription } from './internal/subscription.ts'
 
@@ -82,7 +83,7 @@ export function dev(o: DevParameters = {}): DevBackend {
   }
   const key =
     o.privateKey !== undefined
-      ? checkKey(o.privateKey)
+      ? checkKey(o.privateKey).slice() // a copy: the keyed HMAC below must not go stale
       : o.dataDir !== undefined
         ? loadOrCreateNodeKey(o.dataDir).key
         : secp256k1.utils.randomSecretKey()
@@ -90,6 +91,10 @@ export function dev(o: DevParameters = {}): DevBackend {
   Bolt11.hrpPrefix(network) // validates
   const now = o.now ?? Date.now
   const pubkey = bytesToHex(secp256k1.getPublicKey(key, true))
+  // Load the invoice signer now (the WASM one takes ~15 ms once) rather than on the first invoice.
+  signer()
+  // HMAC keyed once: each preimage clones it instead of re-deriving the inner and outer pads.
+  const preimageMac = hmac.create(sha256, key)
   const tracked = new Map<string, Tracked>()
   const listeners = new Set<(s: InvoiceState) => void>()
   const closers = new Set<() => void>()
@@ -97,7 +102,7 @@ export function dev(o: DevParameters = {}): DevBackend {
   let closed = false
 
   function derivePreimage(paymentSecret: Uint8Array): Uint8Array {
-    return hmac(sha256, key, concatBytes(preimageTag, paymentSecret))
+    return preimageMac.clone().update(preimageTag).update(paymentSecret).digest()
   }
 
   function prune(t: number): void {
