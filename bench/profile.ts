@@ -2,7 +2,7 @@
  * Profiles one turnpike scenario under load with `node --cpu-prof` and prints the functions with the
  * most self time. How the hot paths in docs/benchmarks.md were found.
  *
- *   npx node bench/profile.ts <pass|sqlite|redis|challenge|bare> [--seconds 10] [--top 40] [--keep]
+ *   npx node bench/profile.ts <pass|sqlite|redis|challenge|bare> [--seconds 10] [--count 12000] [--top 40] [--keep]
  *
  * The gateway (or bare proxy) runs pinned to the last CPU, wrk and the upstream to CPU 0, as in
  * bench/run.ts. The .cpuprofile file (covering start-up too) is copied to --out (default
@@ -21,7 +21,7 @@ import { exec, freePort, readyHttp, readyLine, startServer, type Server } from '
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const node = process.execPath
 const { values, positionals } = parseArgs({
-  options: { seconds: { type: 'string' }, top: { type: 'string' }, keep: { type: 'boolean' }, redis: { type: 'string' }, out: { type: 'string' } },
+  options: { seconds: { type: 'string' }, count: { type: 'string' }, top: { type: 'string' }, keep: { type: 'boolean' }, redis: { type: 'string' }, out: { type: 'string' } },
   allowPositionals: true,
 })
 const scenario = positionals[0] ?? 'pass'
@@ -84,7 +84,7 @@ try {
     listen: `127.0.0.1:${port}`, backend: 'dev', dataDir: join(tmp, 'data'), store, upstream: upstreamUrl,
     routes: [{ name: 'api', path: '/*', price: '10sat', access: scenario === 'pass' || scenario === 'bare' ? 'pass:1h' : 'per-request' }],
   }))
-  const count = perRequest ? 12_000 : 1
+  const count = perRequest ? Number(values.count ?? 12_000) : 1
   process.stderr.write(`minting ${count} credential(s)…\n`)
   await exec(node, [join(root, 'bench/servers/mint.ts'), cfg, String(count), join(tmp, 'creds')], { env })
   const profDir = join(tmp, 'prof')

@@ -64,9 +64,6 @@ export async function openStore(s: StoreConfig, dataDir: string, log?: Logger): 
         maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 1_500,
         // A command that timed out was answered as 503 "not used": it must never run after a reconnect.
         autoResendUnfulfilledCommands: false,
-        // Every command issued in one tick (the claims of all requests read together) goes out in
-        // one write: fewer syscalls and reply parses per request under load.
-        enableAutoPipelining: true,
         // Reconnect quickly and forever: recovery needs no restart.
         retryStrategy: (times: number) => Math.min(times * 100, 1_000),
       })

@@ -146,6 +146,55 @@ describe('redis', () => {
     }
   })
 
+  test('behavior: claims made together go out as one script call; the same key twice wins once', async () => {
+    const prefix = `${run}batch:`
+    const store = redis(client, { prefix })
+    // Script calls so far (EVALSHA, or EVAL on a cold script cache), from Redis' own counters.
+    const scripts = async (): Promise<number> => {
+      const stats = await client.info('commandstats')
+      return ['evalsha', 'eval'].reduce((a, c) => a + Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(stats)?.[1] ?? 0), 0)
+    }
+    const before = await scripts()
+    try {
+      // 40 claims in one tick, 8 keys each claimed 5 times: exactly one winner per key.
+      const keys = Array.from({ length: 40 }, (_, i) => `k${i % 8}`)
+      const won = await Promise.all(keys.map((k) => store.claim(k, Date.now() + 60_000)))
+      for (let k = 0; k < 8; k++) assert.equal(won.filter((w, i) => w && keys[i] === `k${k}`).length, 1, `k${k}`)
+      assert.equal(won.filter(Boolean).length, 8)
+      // The winner is the first claim made (queue order is kept), and every key has its TTL.
+      assert.deepEqual(won.slice(0, 8), Array(8).fill(true))
+      const pttl = await client.pttl(`${prefix}claim:k3`)
+      assert.ok(pttl > 59_000 && pttl <= 60_000, String(pttl))
+      // The batch went through the claim script, not as 40 separate SETs.
+      assert.ok((await scripts()) > before, 'a script call was made')
+      // Claims made later are judged against what the batch stored.
+      assert.equal(await store.claim('k0', Date.now() + 60_000), false)
+      assert.equal(await store.claim('fresh', Date.now() + 60_000), true)
+    } finally {
+      await store.close()
+      await drop(prefix)
+    }
+  })
+
+  test('error: a batch of claims to a hung server fails closed, every one of them', async () => {
+    const sockets = new Set<Socket>()
+    const silent = createServer((s) => void sockets.add(s))
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
+    const { port } = silent.address() as AddressInfo
+    const hung = new Redis({ host: '127.0.0.1', port, commandTimeout: 100, enableReadyCheck: false, maxRetriesPerRequest: 0 })
+    hung.on('error', () => {})
+    const store = redis(hung)
+    try {
+      const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.claim(`k${i}`, later())))
+      for (const r of results) assert.ok(r.status === 'rejected' && unavailable(r.reason), JSON.stringify(r))
+    } finally {
+      await store.close()
+      hung.disconnect()
+      for (const s of sockets) s.destroy()
+      await new Promise((r) => silent.close(r))
+    }
+  })
+
   test('error: a server that never answers times out as TURNPIKE_STORE_UNAVAILABLE', async () => {
     // A TCP peer that accepts and stays silent: a hung Redis, without pausing the shared one.
     const sockets = new Set<Socket>()
