@@ -46,8 +46,8 @@ let inner = Buffer.allocUnsafeSlow(64 + 192) // (key ^ ipad) ‖ message
 const outer = Buffer.allocUnsafeSlow(64 + 32) // (key ^ opad) ‖ inner digest
 const last = Buffer.allocUnsafeSlow(32)
 
-/** HMAC-SHA256(key, msg) as a latin1 string; `key` is bytes or a latin1 string from a previous call. */
-function hmac(key: Uint8Array | string, msg: Uint8Array): string {
+/** HMAC-SHA256(key, msg) as a latin1 string; `key` and `msg` are bytes or latin1 strings (one char per byte). */
+function hmac(key: Uint8Array | string, msg: Uint8Array | string): string {
   if (typeof key !== 'string' && key.length > 64) key = hash('sha256', key, 'binary')
   const n = 64 + msg.length
   let buf = inner
@@ -58,13 +58,14 @@ function hmac(key: Uint8Array | string, msg: Uint8Array): string {
     buf[i] = b ^ 0x36
     outer[i] = b ^ 0x5c
   }
-  buf.set(msg, 64)
+  if (typeof msg === 'string') buf.write(msg, 64, 'latin1')
+  else buf.set(msg, 64)
   outer.write(hash('sha256', n === buf.length ? buf : buf.subarray(0, n), 'binary'), 64, 'latin1')
   return hash('sha256', outer, 'binary')
 }
 
 /** sig_0 = HMAC(HMAC("macaroons-key-generator", rootKey), identifier). */
-function start(rootKey: Uint8Array, identifier: Uint8Array): string {
+function start(rootKey: Uint8Array | string, identifier: Uint8Array): string {
   return hmac(hmac(GENERATOR, rootKey), identifier)
 }
 
@@ -272,10 +273,11 @@ export function deserialize(s: string): Macaroon {
 }
 
 /**
- * True when the HMAC chain from `rootKey` reproduces `m.signature` (constant-time compare).
+ * True when the HMAC chain from `rootKey` (bytes, or a latin1 string of them) reproduces
+ * `m.signature` (constant-time compare).
  * Always false when any caveat is third-party (has a verification id): discharges are unsupported.
  */
-export function verifySignature(m: Macaroon, rootKey: Uint8Array): boolean {
+export function verifySignature(m: Macaroon, rootKey: Uint8Array | string): boolean {
   const cavs = m.caveats
   for (let i = 0; i < cavs.length; i++) if ((cavs[i] as Caveat).verificationId !== undefined) return false
   let sig = start(rootKey, m.identifier)
