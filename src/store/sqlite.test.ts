@@ -314,6 +314,37 @@ describe('sqlite', () => {
     await store.close()
   })
 
+  test('behavior: a large prune deletes in chunks, letting other work run between them', async () => {
+    const path = file()
+    const store = sqlite({ path, pruneIntervalMs: 0 })
+    try {
+      const soon = Date.now() + 20
+      await Promise.all(Array.from({ length: 1_800 }, (_, i) => store.claim(`old${i}`, soon)))
+      await Promise.all(Array.from({ length: 700 }, (_, i) => store.putInvoice({ ...invoice(), expiresAt: soon + i % 2 })))
+      assert.equal(await store.claim('live', later()), true)
+      await new Promise((r) => setTimeout(r, 50))
+      // Count event-loop turns while the prune runs: one unbounded DELETE would finish in one.
+      let turns = 0
+      let running = true
+      const tick = (): void => {
+        if (!running) return
+        turns++
+        setImmediate(tick)
+      }
+      setImmediate(tick)
+      assert.equal(await store.prune(), 2_500)
+      running = false
+      assert.ok(turns >= 5, `${turns} turns`)
+      const db = new DatabaseSync(path)
+      assert.deepEqual({ ...db.prepare('SELECT count(*) AS n FROM claims').get() }, { n: 1 })
+      assert.deepEqual({ ...db.prepare('SELECT count(*) AS n FROM invoices').get() }, { n: 0 })
+      db.close()
+      assert.equal(await store.claim('live', later()), false)
+    } finally {
+      await store.close()
+    }
+  })
+
   test('error: driver errors are wrapped without leaking the driver message', async () => {
     const path = file()
     const store = sqlite({ path, pruneIntervalMs: 0 })
