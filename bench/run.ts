@@ -574,7 +574,7 @@ async function main() {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     machine: info,
     settings: {
-      generator, connections, rounds, durationS, nice: niceness, pacedDurationS: profile.pacedS, pauseMs, warmupS: profile.warmupS,
+      generator, connections, rounds, durationS, nice: niceness, pacedDurationS: profile.pacedS, pauseMs, pacing: 'exponential', warmupS: profile.warmupS,
       perRequestPerRound: profile.perRequestPerRound, pin: pin ? { load: loadCpus, sut: sutCpus } : null, pinNote, mintS, minted,
       redis: redisUrl, upstreamBodyBytes: 58,
     },

@@ -121,7 +121,7 @@ export function markdown(r: RunResult): string {
   out.push(`- Tools: ${Object.entries(m.tools).map(([k, v]) => `${k} ${v}`).join(', ')}`)
   out.push(
     `- Load: ${s.generator}, ${s.connections} connections, ${s.rounds} interleaved rounds × ${s.durationS} s per scenario ` +
-      `(order reversed every other round), ${s.warmupS} s warm-up each; paced runs ${s.pacedDurationS} s at ${s.pauseMs} ms between requests per connection. ` +
+      `(order reversed every other round), ${s.warmupS} s warm-up each; paced runs ${s.pacedDurationS} s, ${s.pacing === 'exponential' ? `each connection pausing a random time (exponential, mean ${s.pauseMs} ms)` : `each connection pausing ${s.pauseMs} ms`} between requests. ` +
       `Per-request runs stop early when their ${f0(s.perRequestPerRound as number)} credentials for the round are used up.`,
   )
   out.push(`- CPU placement: ${s.pinNote}`)
