@@ -167,43 +167,38 @@ describe('Gateway.decide', () => {
     challenge(await g.gw.decide(view('GET', '/pass/a', { authorization: b.credential })))
   })
 
-  it('behavior: a pass credential is verified once, then remembered by its exact Authorization line', async () => {
+  /** A gateway with its own key (spoilable in place) and a paid credential for `path`. */
+  async function paidLine(routes: unknown[], path: string) {
     const key = new Uint8Array(32).fill(9)
     const node = dev()
-    const config = Config.parse({
-      upstream: 'http://127.0.0.1:9',
-      backend: 'dev',
-      routes: [{ name: 'pass', path: '/pass/*', price: '5sat', access: 'pass:1h' }, { name: 'other', path: '/other/*', price: '5sat', access: 'pass:1h' }],
-    })
+    const config = Config.parse({ upstream: 'http://127.0.0.1:9', backend: 'dev', routes })
     const gw = Gateway.create({ config, backend: node, store: memory(), secret: key })
-    const c = challenge(await gw.decide(view('GET', '/pass/a')))
+    const c = challenge(await gw.decide(view('GET', path)))
     const { preimage } = await node.pay(c.invoice)
-    const line = `L402 ${c.macaroon}:${preimage}`
+    return { key, gw, macaroon: c.macaroon, preimage, line: `L402 ${c.macaroon}:${preimage}` }
+  }
+
+  it('behavior: a pass credential is verified once, then remembered by its exact Authorization line', async () => {
+    const routes = [{ name: 'pass', path: '/pass/*', price: '5sat', access: 'pass:1h' }, { name: 'other', path: '/other/*', price: '5sat', access: 'pass:1h' }]
+    const { key, gw, macaroon, preimage, line } = await paidLine(routes, '/pass/a')
     assert.equal((await gw.decide(view('GET', '/pass/a', { authorization: line }))).kind, 'allow')
     // Spoil the key in place: only the remembered line still passes, proving the HMAC chain is not
     // re-run for it, while any other spelling of the same credential is verified afresh and fails.
     key.fill(1)
     assert.equal((await gw.decide(view('GET', '/pass/b', { authorization: line }))).kind, 'allow')
-    challenge(await gw.decide(view('GET', '/pass/a', { authorization: `LSAT ${c.macaroon}:${preimage}` })))
-    challenge(await gw.decide(view('GET', '/pass/a', { authorization: `L402 ${c.macaroon}:${preimage.toUpperCase()}` })))
+    challenge(await gw.decide(view('GET', '/pass/a', { authorization: `LSAT ${macaroon}:${preimage}` })))
+    challenge(await gw.decide(view('GET', '/pass/a', { authorization: `L402 ${macaroon}:${preimage.toUpperCase()}` })))
     // Caveats are still checked on every remembered use: another service's route is refused.
     challenge(await gw.decide(view('GET', '/other/a', { authorization: line })))
-    // A second line or an Aperture carrier takes the full path (and here fails on the spoiled key).
+    // The same line sent twice takes the full path (and here fails on the spoiled key).
     challenge(await gw.decide(view('GET', '/pass/a', { authorization: [line, line] })))
   })
 
   it('behavior: per-request credentials are not remembered (the claim decides every reuse)', async () => {
-    const key = new Uint8Array(32).fill(9)
-    const node = dev()
-    const config = Config.parse({ upstream: 'http://127.0.0.1:9', backend: 'dev', routes: [{ name: 'api', path: '/api/*', price: '5sat' }] })
-    const gw = Gateway.create({ config, backend: node, store: memory(), secret: key })
-    const c = challenge(await gw.decide(view('GET', '/api/a')))
-    const { preimage } = await node.pay(c.invoice)
-    const line = `L402 ${c.macaroon}:${preimage}`
+    const { key, gw, line } = await paidLine([{ name: 'api', path: '/api/*', price: '5sat' }], '/api/a')
     assert.equal((await gw.decide(view('GET', '/api/a', { authorization: line }))).kind, 'allow')
     key.fill(1)
-    const r = challenge(await gw.decide(view('GET', '/api/a', { authorization: line })))
-    assert.ok(r.invoice)
+    assert.ok(challenge(await gw.decide(view('GET', '/api/a', { authorization: line }))).invoice)
   })
 
   it('error: store down → 503 with Retry-After, never allow; backend down → 503', async () => {

@@ -5,6 +5,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { after, describe, test } from 'node:test'
 import { is } from '../Errors.ts'
 import { describeStore } from './conformance.ts'
+import type { Store } from '../Store.ts'
 import { redis } from './redis.ts'
 
 const client = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true })
@@ -23,6 +24,25 @@ async function drop(prefix: string): Promise<void> {
     if (keys.length > 0) await client.del(...keys)
     cursor = next
   } while (cursor !== '0')
+}
+
+/** A store on a TCP peer that accepts and stays silent: a hung Redis, without pausing the shared one. */
+async function withHungRedis(fn: (store: Store) => Promise<void>): Promise<void> {
+  const sockets = new Set<Socket>()
+  const silent = createServer((s) => void sockets.add(s))
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
+  const { port } = silent.address() as AddressInfo
+  const hung = new Redis({ host: '127.0.0.1', port, commandTimeout: 100, enableReadyCheck: false, maxRetriesPerRequest: 0 })
+  hung.on('error', () => {})
+  const store = redis(hung)
+  try {
+    await fn(store)
+  } finally {
+    await store.close()
+    hung.disconnect()
+    for (const s of sockets) s.destroy()
+    await new Promise((r) => silent.close(r))
+  }
 }
 
 describeStore(
@@ -176,45 +196,18 @@ describe('redis', () => {
     }
   })
 
-  test('error: a batch of claims to a hung server fails closed, every one of them', async () => {
-    const sockets = new Set<Socket>()
-    const silent = createServer((s) => void sockets.add(s))
-    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
-    const { port } = silent.address() as AddressInfo
-    const hung = new Redis({ host: '127.0.0.1', port, commandTimeout: 100, enableReadyCheck: false, maxRetriesPerRequest: 0 })
-    hung.on('error', () => {})
-    const store = redis(hung)
-    try {
+  test('error: a batch of claims to a hung server fails closed, every one of them', () =>
+    withHungRedis(async (store) => {
       const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.claim(`k${i}`, later())))
       for (const r of results) assert.ok(r.status === 'rejected' && unavailable(r.reason), JSON.stringify(r))
-    } finally {
-      await store.close()
-      hung.disconnect()
-      for (const s of sockets) s.destroy()
-      await new Promise((r) => silent.close(r))
-    }
-  })
+    }))
 
-  test('error: a server that never answers times out as TURNPIKE_STORE_UNAVAILABLE', async () => {
-    // A TCP peer that accepts and stays silent: a hung Redis, without pausing the shared one.
-    const sockets = new Set<Socket>()
-    const silent = createServer((s) => void sockets.add(s))
-    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
-    const { port } = silent.address() as AddressInfo
-    const hung = new Redis({ host: '127.0.0.1', port, commandTimeout: 100, enableReadyCheck: false, maxRetriesPerRequest: 0 })
-    hung.on('error', () => {})
-    const store = redis(hung)
-    try {
+  test('error: a server that never answers times out as TURNPIKE_STORE_UNAVAILABLE', () =>
+    withHungRedis(async (store) => {
       const started = performance.now()
       await assert.rejects(store.claim('k', later()), unavailable)
       assert.ok(performance.now() - started < 1_000)
-    } finally {
-      await store.close()
-      hung.disconnect()
-      for (const s of sockets) s.destroy()
-      await new Promise((r) => silent.close(r))
-    }
-  })
+    }))
 
   test('error: a server error reply or a corrupt row is wrapped', async () => {
     const prefix = `${run}corrupt:`

@@ -25,6 +25,20 @@ const invoice = () => ({
   createdAt: 1,
   expiresAt: later(),
 })
+/**
+ * Runs `child` (an ES module body reading `url, path, startAt, keys, offset` from argv) in `procs`
+ * real processes, each starting at its own offset into the keys; returns each one's JSON output.
+ */
+async function race(child: string, path: string, startAt: number, keys: number, procs: number): Promise<unknown[]> {
+  const url = new URL('./sqlite.ts', import.meta.url).href
+  const runs = await Promise.all(
+    Array.from({ length: procs }, (_, p) =>
+      promisify(execFile)(process.execPath, ['--input-type=module', '-e', child, url, path, String(startAt), String(keys), String((p * keys) / procs)]),
+    ),
+  )
+  return runs.map((r) => JSON.parse(r.stdout) as unknown)
+}
+
 const unavailable = (e: unknown): boolean =>
   is(e, 'TURNPIKE_STORE_UNAVAILABLE') && e.message === 'SQLite store unavailable' && e.retryAfter === 1
 
@@ -76,15 +90,7 @@ describe('sqlite', () => {
       }
       await store.close()
       process.stdout.write(JSON.stringify({ hot, won }))`
-    const url = new URL('./sqlite.ts', import.meta.url).href
-    const runs = await Promise.all(
-      Array.from({ length: procs }, (_, p) =>
-        promisify(execFile)(process.execPath, [
-          '--input-type=module', '-e', child, url, path, String(startAt), String(keys), String((p * keys) / procs),
-        ]),
-      ),
-    )
-    const results = runs.map((r) => JSON.parse(r.stdout) as { hot: boolean; won: number[] })
+    const results = (await race(child, path, startAt, keys, procs)) as { hot: boolean; won: number[] }[]
     assert.equal(results.filter((r) => r.hot).length, 1)
     assert.deepEqual(
       results.flatMap((r) => r.won).sort((x, y) => x - y),
@@ -133,15 +139,7 @@ describe('sqlite', () => {
       }
       await store.close()
       process.stdout.write(JSON.stringify(won))`
-    const url = new URL('./sqlite.ts', import.meta.url).href
-    const runs = await Promise.all(
-      Array.from({ length: procs }, (_, p) =>
-        promisify(execFile)(process.execPath, [
-          '--input-type=module', '-e', child, url, path, String(startAt), String(keys), String((p * keys) / procs),
-        ]),
-      ),
-    )
-    const won = runs.map((r) => JSON.parse(r.stdout) as number[])
+    const won = (await race(child, path, startAt, keys, procs)) as number[][]
     assert.deepEqual(won.flat().sort((x, y) => x - y), Array.from({ length: keys }, (_, i) => i))
     assert.ok(won.filter((w) => w.length > 0).length >= 2, `wins: ${won.map((w) => w.length)}`)
   })
