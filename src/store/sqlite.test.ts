@@ -26,11 +26,17 @@ const invoice = () => ({
   expiresAt: later(),
 })
 /**
- * Runs `child` (an ES module body reading `url, path, startAt, keys, offset` from argv) in `procs`
- * real processes, each starting at its own offset into the keys; returns each one's JSON output.
+ * Runs `body` in `procs` real processes, each with `store` open on `path`, `keys` and its own
+ * `offset` into them, once the common start time has come; returns each one's JSON output.
  */
-async function race(child: string, path: string, startAt: number, keys: number, procs: number): Promise<unknown[]> {
+async function race(body: string, path: string, startAt: number, keys: number, procs: number): Promise<unknown[]> {
   const url = new URL('./sqlite.ts', import.meta.url).href
+  const child = `
+    const [url, path, startAt, keys, offset] = process.argv.slice(1).map((a, i) => (i < 2 ? a : Number(a)))
+    const { sqlite } = await import(url)
+    const store = sqlite({ path, pruneIntervalMs: 0 })
+    while (Date.now() < startAt) {}
+    ${body}`
   const runs = await Promise.all(
     Array.from({ length: procs }, (_, p) =>
       promisify(execFile)(process.execPath, ['--input-type=module', '-e', child, url, path, String(startAt), String(keys), String((p * keys) / procs)]),
@@ -78,10 +84,6 @@ describe('sqlite', () => {
     // Each child opens (and so migrates) the fresh file, waits for a common start, races for one hot
     // key, then claims every key starting at its own offset so the processes overlap.
     const child = `
-      const [url, path, startAt, keys, offset] = process.argv.slice(1).map((a, i) => (i < 2 ? a : Number(a)))
-      const { sqlite } = await import(url)
-      const store = sqlite({ path, pruneIntervalMs: 0 })
-      while (Date.now() < startAt) {}
       const hot = await store.claim('hot', Date.now() + 3600000)
       const won = []
       for (let j = 0; j < keys; j++) {
@@ -127,10 +129,6 @@ describe('sqlite', () => {
     const startAt = Date.now() + 1_500
     // Each child claims every key, 50 at a time in one tick (one batch), starting at its own offset.
     const child = `
-      const [url, path, startAt, keys, offset] = process.argv.slice(1).map((a, i) => (i < 2 ? a : Number(a)))
-      const { sqlite } = await import(url)
-      const store = sqlite({ path, pruneIntervalMs: 0 })
-      while (Date.now() < startAt) {}
       const won = []
       for (let j = 0; j < keys; j += 50) {
         const ids = Array.from({ length: 50 }, (_, i) => (j + i + offset) % keys)
