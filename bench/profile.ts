@@ -2,7 +2,7 @@
  * Profiles one turnpike scenario under load with `node --cpu-prof` and prints the functions with the
  * most self time. How the hot paths in docs/benchmarks.md were found.
  *
- *   npx node bench/profile.ts <pass|sqlite|redis|challenge|bare> [--seconds 10] [--count 12000] [--top 40] [--keep]
+ *   npx node bench/profile.ts <pass|sqlite|redis|memory|challenge|bare> [--seconds 10] [--count 12000] [--top 40] [--keep]
  *
  * The gateway (or bare proxy) runs pinned to the last CPU, wrk and the upstream to CPU 0, as in
  * bench/run.ts. The .cpuprofile file (covering start-up too) is copied to --out (default
@@ -77,8 +77,10 @@ try {
   servers.push(upstream)
   const upstreamUrl = `http://127.0.0.1:${upstream.port}`
   const port = await freePort()
-  const perRequest = scenario === 'sqlite' || scenario === 'redis'
-  const store = scenario === 'redis' ? { type: 'redis', url: values.redis ?? 'redis://127.0.0.1:6379/14' } : 'sqlite'
+  // `memory`: per-request credentials claimed in the in-process memory store, to separate the cost
+  // of the credential check from that of a shared store's claim.
+  const perRequest = scenario === 'sqlite' || scenario === 'redis' || scenario === 'memory'
+  const store = scenario === 'redis' ? { type: 'redis', url: values.redis ?? 'redis://127.0.0.1:6379/14' } : scenario === 'memory' ? 'memory' : 'sqlite'
   const cfg = join(tmp, 'cfg.json')
   writeFileSync(cfg, JSON.stringify({
     listen: `127.0.0.1:${port}`, backend: 'dev', dataDir: join(tmp, 'data'), store, upstream: upstreamUrl,
