@@ -76,6 +76,20 @@ describe('/.well-known/l402-services', () => {
     assert.equal(((await res.json()) as { url: string }).url, '/.well-known/l402-services')
   })
 
+  it('behavior: follows the routes in force: a new config (reload, live route change) is listed at once', async () => {
+    const { parse } = await import('../src/Config.ts')
+    const names = async () => ((await (await fetch(`${g.url}/.well-known/l402-services`)).json()) as Manifest).routes.map((x) => x.name)
+    const before = await names()
+    assert.ok(before.includes('search') && !before.includes('added'), before.join())
+    const base = g.rt.live!.base()
+    await g.rt.live!.setBase(parse({
+      listen: '127.0.0.1:0', backend: 'dev', dataDir: base.dataDir, store: 'memory', upstream: upstream.url,
+      manifest: { name: 'Example API' },
+      routes: [{ name: 'added', path: '/v2/*', price: '3sat' }, { name: 'public', path: '/*', price: 0 }],
+    }))
+    assert.deepEqual(await names(), ['added'])
+  })
+
   it('error: manifest settings are validated with their paths', async () => {
     const { parse } = await import('../src/Config.ts')
     assert.throws(

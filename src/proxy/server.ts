@@ -59,7 +59,15 @@ function internalError(log: Logger, e: unknown) {
 export async function startProxy(rt: Runtime, log: Logger): Promise<Proxy> {
   const { config, gateway } = rt
   const forwarder = createForwarder({ timeoutMs: config.upstreamTimeoutMs, trustProxy: config.trustProxy, logger: log })
-  const manifest = Manifest.responder(config, { backend: rt.backend.name, ...(rt.devNode ? { network: rt.devNode.network } : {}) })
+  // The discovery manifest of the routes in force: rebuilt when live route changes or a reload swap
+  // the config object, so it never advertises a route that is gone or misses one that was added.
+  const manifestInfo = { backend: rt.backend.name, ...(rt.devNode ? { network: rt.devNode.network } : {}) }
+  const manifests = new WeakMap<object, ReturnType<typeof Manifest.responder>>()
+  const manifest = (): ReturnType<typeof Manifest.responder> => {
+    const c = rt.config
+    if (!manifests.has(c)) manifests.set(c, Manifest.responder(c, manifestInfo))
+    return manifests.get(c)
+  }
   const page = pageService(rt, log)
 
   const act = (req: IncomingMessage, res: ServerResponse, d: Decision, view: RequestView) => {
@@ -81,7 +89,10 @@ export async function startProxy(rt: Runtime, log: Logger): Promise<Proxy> {
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const view = toView(req, config.trustProxy)
     if (view.path.startsWith(prefix) && (page.handle(req, res, view.path) || handleInternal(req, res, view.path, rt, log))) return
-    if (manifest && view.path === Manifest.path) return manifest(view.method, res)
+    if (view.path === Manifest.path) {
+      const respond = manifest()
+      if (respond) return respond(view.method, res)
+    }
     let d: Decision | Promise<Decision>
     try {
       d = gateway.decide(view)
