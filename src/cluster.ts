@@ -6,6 +6,7 @@
  * runtime and proxy; the primary hands out connections round-robin, restarts a worker that dies,
  * serves the admin listener (with every worker's metrics) when one is configured, and on SIGTERM
  * or SIGINT stops the workers gracefully (they finish in-flight requests, up to a grace period).
+ * SIGHUP is passed on to every worker, which re-reads the config file as a single process does.
  * State that must be shared lives in the store (SQLite file, Redis or PostgreSQL); the memory
  * store is refused with several workers.
  * @module
@@ -29,12 +30,12 @@ const maxRestartsPerMinute = 10
  * Runs `turnpike serve` as a cluster primary or worker when the config asks for several workers;
  * resolves the exit code, or undefined when the caller should serve in this process as usual.
  */
-export async function clustered(raw: Record<string, unknown>): Promise<number | undefined> {
-  if (cluster.isWorker && process.env[workerEnv] === '1') return runWorker(raw)
+export async function clustered(raw: Record<string, unknown>, reread?: () => Record<string, unknown>): Promise<number | undefined> {
+  if (cluster.isWorker && process.env[workerEnv] === '1') return runWorker(raw, reread)
   const config = Config.parse(raw)
   const workers = config.workers ?? 1
   if (workers <= 1) return undefined
-  return runPrimary(config, workers)
+  return runPrimary(config, workers, reread)
 }
 
 /** Adds `fields` to every line of `log`. */
@@ -43,7 +44,7 @@ function tagged(log: Logger, fields: Record<string, unknown>): Logger {
   return { debug: wrap('debug'), info: wrap('info'), warn: wrap('warn'), error: wrap('error') }
 }
 
-async function runPrimary(config: Config.Config, n: number): Promise<number> {
+async function runPrimary(config: Config.Config, n: number, reread: (() => Record<string, unknown>) | undefined): Promise<number> {
   const log = createLogger({ format: config.log.format })
   // Shared state, once, before any worker exists.
   const secret = resolveSecret({ env: process.env, secretFile: config.secretFile, dataDir: config.dataDir })
@@ -54,7 +55,7 @@ async function runPrimary(config: Config.Config, n: number): Promise<number> {
   await (await openStore(config.store, config.dataDir, log)).close()
 
   // The admin listener lives in the primary: one port, the metrics of every worker.
-  let adminPart: { close(): Promise<void> } | undefined
+  let adminPart: { close(): Promise<void>; reload(): Promise<unknown> } | undefined
   if (config.admin) {
     const { createRuntime } = await import('./runtime.ts')
     const { startAdmin } = await import('./admin/server.ts')
@@ -65,7 +66,11 @@ async function runPrimary(config: Config.Config, n: number): Promise<number> {
       await rt.close()
       throw e
     })
-    adminPart = { close: async () => (source.close(), await admin.close(), await rt.close()) }
+    adminPart = {
+      close: async () => (source.close(), await admin.close(), await rt.close()),
+      // The admin API validates route changes against the base config: it follows reloads too.
+      reload: async () => (reread && rt.live ? (await import('./routes/reload.ts')).reload(reread, rt.live, log) : undefined),
+    }
   }
 
   return new Promise<number>((resolve) => {
@@ -137,9 +142,14 @@ async function runPrimary(config: Config.Config, n: number): Promise<number> {
 
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
-    // Config and certificate reload are per process and not coordinated across workers yet: a SIGHUP
-    // to the primary must not kill the whole gateway (Node's default), so it is logged and ignored.
-    const onHangup = (): void => log.warn('SIGHUP ignored: reloading is not supported with --workers; restart to apply changes')
+    // SIGHUP to the primary is passed on to every worker, each of which re-reads the config file (and
+    // its TLS certificate) the way a single process does; the primary's admin runtime reloads too.
+    const onHangup = (): void => {
+      const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead())
+      log.info('SIGHUP: passing it on to every worker', { workers: alive.length })
+      for (const w of alive) w.process.kill('SIGHUP')
+      void adminPart?.reload().catch((e: unknown) => log.error('admin runtime reload failed', { error: e }))
+    }
     process.on('SIGHUP', onHangup)
     cluster.on('exit', onExit)
     log.info(`starting ${n} workers`, { pid: process.pid })
@@ -147,14 +157,17 @@ async function runPrimary(config: Config.Config, n: number): Promise<number> {
   })
 }
 
-async function runWorker(raw: Record<string, unknown>): Promise<number> {
+async function runWorker(raw: Record<string, unknown>, reread: (() => Record<string, unknown>) | undefined): Promise<number> {
   const { start, banner, untilSignal } = await import('./cli/serve.ts')
   const { answerSnapshots } = await import('./metrics/cluster.ts')
   const config = Config.parse(raw)
   const id = cluster.worker?.id ?? 0
   const log = tagged(createLogger({ format: config.log.format }), { worker: id })
+  // The primary passes SIGHUP on. Listen from the start: Node's default for SIGHUP is to exit.
+  const hangup = workerHangup(reread, log)
   const { rt, proxy } = await start(raw, log, { admin: false })
   const stopAnswering = answerSnapshots(rt.metrics)
+  await hangup.started(rt.live)
   if (id === 1) banner(rt, proxy, log)
   process.send?.({ type: ready, url: proxy.url, pid: process.pid })
 
@@ -167,8 +180,40 @@ async function runWorker(raw: Record<string, unknown>): Promise<number> {
     proxy.server.closeIdleConnections()
   })
   stopAnswering()
+  hangup.stop()
   await proxy.close()
   await rt.close()
   // The IPC channel would keep this process alive; nothing else is left to do.
   process.exit(0)
+}
+
+/**
+ * A worker's SIGHUP: re-reads the config file once its runtime is up (a signal that came during
+ * start-up is applied then, since the file may have changed after this worker read it); without a
+ * config file it only logs.
+ */
+function workerHangup(reread: (() => Record<string, unknown>) | undefined, log: Logger) {
+  let apply: (() => void) | undefined
+  let missed = false
+  const handler = (): void => {
+    if (apply) apply()
+    else missed = true
+  }
+  process.on('SIGHUP', handler)
+  return {
+    async started(live: import('./routes/live.ts').LiveRoutes | undefined): Promise<void> {
+      if (!reread || !live) {
+        apply = () => log.info('SIGHUP: no --config file to reload')
+        return
+      }
+      const { reload } = await import('./routes/reload.ts')
+      let running: Promise<unknown> = Promise.resolve()
+      apply = () => {
+        log.info('SIGHUP: reloading the config file')
+        running = running.then(() => reload(reread, live, log))
+      }
+      if (missed) apply()
+    },
+    stop: () => void process.off('SIGHUP', handler),
+  }
 }

@@ -24,6 +24,7 @@ describe(`turnpike serve --workers ${workers} (SQLite)`, () => {
   let upstream: Awaited<ReturnType<typeof listen>>
   let gw: Served
   let adminUrl = ''
+  let config = ''
   const dir = tempDir()
 
   before(async () => {
@@ -34,7 +35,7 @@ describe(`turnpike serve --workers ${workers} (SQLite)`, () => {
     const free = await listen(() => {})
     await free.close()
     adminUrl = `http://127.0.0.1:${free.port}`
-    const config = join(dir.path, 'turnpike.json')
+    config = join(dir.path, 'turnpike.json')
     writeFileSync(config, JSON.stringify({
       backend: 'dev',
       upstream: upstream.url,
@@ -93,6 +94,19 @@ describe(`turnpike serve --workers ${workers} (SQLite)`, () => {
     const metrics = await request(`${adminUrl}/metrics`)
     assert.equal(metrics.status, 200)
     assert.match(metrics.body, new RegExp(`turnpike_rate_limited_total\\{route="limited"\\} ${60 - ok}\\b`))
+  })
+
+  it('behavior: SIGHUP to the primary reloads the config file in every worker; none of them dies', async () => {
+    const before = pids().filter(alive)
+    const cfg = JSON.parse(readFileSync(config, 'utf8')) as { routes: { name: string; price: unknown }[] }
+    cfg.routes = cfg.routes.map((r) => (r.name === 'api' ? { ...r, price: '7sat' } : r))
+    writeFileSync(config, JSON.stringify(cfg))
+    gw.child.kill('SIGHUP')
+    await until(async () => (gw.logs().match(/config reloaded worker=\d+/g)?.length ?? 0) >= workers, 30_000)
+    // Fresh connections spread over the workers: every one of them now asks 7 sat.
+    const amounts = await Promise.all(Array.from({ length: 12 }, async () => (JSON.parse((await request(`${gw.url}/after-reload`)).body) as { amount_msat: number }).amount_msat))
+    assert.deepEqual(amounts, Array(12).fill(7_000))
+    assert.deepEqual(pids().filter(alive), before, 'the same workers, still running')
   })
 
   it('behavior: a worker that dies is replaced and the port keeps answering', async () => {

@@ -160,7 +160,7 @@ export async function serve(argv: string[]): Promise<number> {
   }
   const raw = rawConfig(values as Flags, process.env)
   // `--workers N`: a node:cluster primary, or one of its workers (src/cluster.ts).
-  const code = await clustered(raw)
+  const code = await clustered(raw, values.config ? () => rawConfig(values as Flags, process.env) : undefined)
   if (code !== undefined) return code
   const { rt, proxy, admin, logger } = await start(raw)
   banner(rt, proxy, logger)
