@@ -351,8 +351,17 @@ describe('turnpike admin (CLI)', () => {
 
   it('behavior: schema describes every command, its input and the exit codes', async () => {
     const s = JSON.parse((await run(['schema'])).out) as { commands: { name: string; input: { properties: object }; usage: string }[]; exit_codes: Record<string, number> }
-    assert.deepEqual(s.commands.map((c) => c.name), ['health', 'info', 'routes', 'route', 'transactions', 'revenue', 'stats', 'revoke'])
+    assert.deepEqual(s.commands.map((c) => c.name), ['health', 'info', 'routes', 'route', 'transactions', 'revenue', 'stats', 'revoke', 'set_route', 'delete_route'])
     assert.equal(s.commands.find((c) => c.name === 'revoke')!.usage, 'turnpike admin revoke <payment-hash> [--token-id <value>]')
+    const set = s.commands.find((c) => c.name === 'set_route') as unknown as { usage: string; http: object; mutates: boolean; input: { properties: Record<string, { type: string }>; required: string[] } }
+    assert.equal(set.usage, 'turnpike admin routes set <name> <route JSON | @file.json>')
+    assert.deepEqual(set.http, { method: 'PUT', path: '/api/v1/routes/{name}' })
+    assert.equal(set.mutates, true)
+    assert.deepEqual(set.input.required, ['name', 'route'])
+    assert.equal(set.input.properties.route!.type, 'object')
+    const del = s.commands.find((c) => c.name === 'delete_route') as unknown as { usage: string; http: object }
+    assert.equal(del.usage, 'turnpike admin routes delete <name>')
+    assert.deepEqual(del.http, { method: 'DELETE', path: '/api/v1/routes/{name}' })
     assert.deepEqual(s.exit_codes, { ok: 0, error: 1, usage: 2, unreachable: 3, unauthorized: 4, notFound: 5 })
   })
 
@@ -361,6 +370,7 @@ describe('turnpike admin (CLI)', () => {
     await assert.rejects(run(['transactions', '--limit', '0']), (e: Error) => e instanceof UsageError && /limit: must be an integer/.test(e.message))
     await assert.rejects(run(['info', '--route', 'x']), (e: Error) => e instanceof UsageError && /--route does not apply to info/.test(e.message))
     await assert.rejects(run(['frobnicate']), UsageError)
+    await assert.rejects(run(['set_route', 'x', '{}']), (e: Error) => e instanceof UsageError && /turnpike admin routes set <name>/.test(e.message))
     assert.equal((await run(['route', 'nope'])).code, 5)
     const refused = await run(['info'], { env: { TURNPIKE_ADMIN_TOKEN: 'wrong-token-0123456789' } })
     assert.equal(refused.code, 4)

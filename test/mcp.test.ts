@@ -49,7 +49,7 @@ describe('turnpike mcp', () => {
 
   it('behavior: lists one typed tool per admin operation, with read-only hints', async () => {
     const { tools } = await client.listTools()
-    assert.deepEqual(tools.map((t) => t.name), ['get_health', 'get_gateway_info', 'list_routes', 'get_route', 'list_transactions', 'get_revenue', 'get_request_stats', 'revoke_token'])
+    assert.deepEqual(tools.map((t) => t.name), ['get_health', 'get_gateway_info', 'list_routes', 'get_route', 'list_transactions', 'get_revenue', 'get_request_stats', 'revoke_token', 'set_route', 'delete_route'])
     const tx = tools.find((t) => t.name === 'list_transactions')!
     assert.equal(tx.inputSchema.type, 'object')
     assert.deepEqual(Object.keys(tx.inputSchema.properties ?? {}), ['route', 'status', 'since', 'until', 'limit', 'cursor', 'lookup'])
@@ -57,6 +57,13 @@ describe('turnpike mcp', () => {
     const revoke = tools.find((t) => t.name === 'revoke_token')!
     assert.deepEqual(Object.keys(revoke.inputSchema.properties ?? {}), ['payment_hash', 'token_id'])
     assert.equal(revoke.annotations?.destructiveHint, true)
+    const set = tools.find((t) => t.name === 'set_route')!
+    assert.deepEqual(set.inputSchema.required, ['name', 'route'])
+    assert.equal((set.inputSchema.properties as Record<string, { type: string }>).route!.type, 'object')
+    for (const t of [set, tools.find((t) => t.name === 'delete_route')!]) {
+      assert.deepEqual([t.annotations?.readOnlyHint, t.annotations?.destructiveHint, t.annotations?.idempotentHint], [false, true, true], t.name)
+    }
+    assert.match(client.getInstructions() ?? '', /set_route/)
     assert.match(client.getInstructions() ?? '', /millisatoshis/)
     assert.match(stderr, /serving the admin API/)
   })
@@ -93,6 +100,48 @@ describe('turnpike mcp', () => {
     assert.match(missing.content[0]!.text, /"code": "TURNPIKE_NOT_FOUND"/)
     const unknown = (await client.callTool({ name: 'drop_database', arguments: {} })) as Result
     assert.equal(unknown.isError, true)
+  })
+
+  it('behavior: an agent sets a priced route, sees it charge, and deletes it', async () => {
+    assert.equal((await fetch(`${g.url}/agent/x`)).status, 404)
+    const set = (await client.callTool({ name: 'set_route', arguments: { name: 'agent', route: { path: '/agent/*', price: '3sat', access: 'pass:1h' } } })) as Result
+    assert.equal(set.isError, undefined, set.content[0]?.text)
+    assert.equal(set.structuredContent!.route.price_msat, '3000')
+    assert.equal(typeof set.structuredContent!.version, 'number')
+    const challenged = await fetch(`${g.url}/agent/x`)
+    assert.equal(challenged.status, 402)
+    assert.equal(((await challenged.json()) as { amount_msat: number }).amount_msat, 3000)
+    const listed = (await client.callTool({ name: 'list_routes', arguments: {} })) as Result
+    assert.deepEqual(listed.structuredContent!.routes.map((r: { name: string }) => r.name), ['api', 'day', 'agent'])
+
+    const replaced = (await client.callTool({ name: 'set_route', arguments: { name: 'agent', route: { path: '/agent/*', price: '4sat' } } })) as Result
+    assert.equal(replaced.structuredContent!.route.price_msat, '4000')
+
+    const deleted = (await client.callTool({ name: 'delete_route', arguments: { name: 'agent' } })) as Result
+    assert.equal(deleted.isError, undefined, deleted.content[0]?.text)
+    assert.equal(deleted.structuredContent!.deleted, 'agent')
+    assert.equal((await fetch(`${g.url}/agent/x`)).status, 404)
+    const again = (await client.callTool({ name: 'delete_route', arguments: { name: 'agent' } })) as Result
+    assert.equal(again.isError, true)
+    assert.match(again.content[0]!.text, /404 No route named agent/)
+  })
+
+  it('error: an invalid route is a tool error listing its issues, and changes nothing', async () => {
+    const bad = (await client.callTool({ name: 'set_route', arguments: { name: 'bad', route: { path: 'nope', price: 'lots', extra: 1 } } })) as Result
+    assert.equal(bad.isError, true)
+    const text = bad.content[0]!.text
+    assert.match(text, /The admin API refused: 400/)
+    assert.match(text, /^- path: /m)
+    assert.match(text, /^- price: /m)
+    assert.match(text, /^- extra: /m)
+    assert.match(text, /"issues": \[/)
+    const notObject = (await client.callTool({ name: 'set_route', arguments: { name: 'bad', route: '/x 3sat' } })) as Result
+    assert.equal(notObject.isError, true)
+    assert.match(notObject.content[0]!.text, /Invalid input: route must be a JSON object/)
+    const badName = (await client.callTool({ name: 'set_route', arguments: { name: 'Bad_Name', route: { path: '/x', price: 1 } } })) as Result
+    assert.match(badName.content[0]!.text, /Invalid input: name must be route name/)
+    const lastCheck = (await client.callTool({ name: 'list_routes', arguments: {} })) as Result
+    assert.deepEqual(lastCheck.structuredContent!.routes.map((r: { name: string }) => r.name), ['api', 'day'])
   })
 
   it('error: a wrong token or an unreachable admin API is a tool error, not a crash', async () => {

@@ -45,7 +45,10 @@ function read(path: string, what: string, optional = false): string | undefined 
   }
 }
 
-/** Fills `{name}` path segments from the input; the rest go to the query (GET) or a JSON body. */
+/**
+ * Fills `{name}` path segments from the input; the rest go to the query (GET) or a JSON body (the
+ * operation's `body` property alone when it names one; none for DELETE).
+ */
 export function request(op: Operation, input: Readonly<Record<string, unknown>>): { path: string; body?: string } {
   const rest: Record<string, unknown> = { ...input }
   const path = op.path.replace(/\{(\w+)\}/g, (_m, k: string) => {
@@ -59,6 +62,8 @@ export function request(op: Operation, input: Readonly<Record<string, unknown>>)
     const s = q.toString()
     return { path: s ? `${path}?${s}` : path }
   }
+  if (op.body !== undefined) return { path, body: JSON.stringify(rest[op.body] ?? null) }
+  if (op.method === 'DELETE') return { path }
   return { path, body: JSON.stringify(rest) }
 }
 

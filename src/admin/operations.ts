@@ -10,14 +10,21 @@ export type Property =
   | { readonly type: 'string'; readonly description: string; readonly pattern?: string; readonly enum?: readonly string[]; readonly maxLength?: number }
   | { readonly type: 'integer'; readonly description: string; readonly minimum: number; readonly maximum: number }
   | { readonly type: 'boolean'; readonly description: string }
+  /** A JSON object checked by the gateway itself (a route definition). */
+  | { readonly type: 'object'; readonly description: string }
+
+/** A validated input value. */
+export type Value = string | number | boolean | Readonly<Record<string, unknown>>
 
 export type Operation = {
   readonly name: string
   readonly title: string
   readonly description: string
-  readonly method: 'GET' | 'POST'
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE'
   /** `{name}` segments are filled from the input. */
   readonly path: string
+  /** The input property sent as the whole JSON body (PUT of a route); otherwise the rest of the input is. */
+  readonly body?: string
   readonly input: {
     readonly type: 'object'
     readonly properties: Readonly<Record<string, Property>>
@@ -138,6 +145,33 @@ export const operations: readonly Operation[] = [
     },
     mutates: true,
   },
+  {
+    name: 'set_route',
+    title: 'Create or replace a route',
+    description:
+      'Puts one route live on every gateway instance (applied at once here, within about a second elsewhere): `route` is a route in the config schema, ' +
+      'e.g. {"path": "/api/*", "price": "10sat", "access": "pass:1h"} (keys: host, path, methods, price, access, upstream, description, schemes, hidden, …). ' +
+      'Validated against the running config; a 400 lists each issue with its path and changes nothing. Answers {version, route}.',
+    method: 'PUT',
+    path: '/api/v1/routes/{name}',
+    body: 'route',
+    input: {
+      type: 'object',
+      properties: { name: routeName, route: { type: 'object', description: 'the route in the config schema (path, price, access, …); a name in it must equal `name`' } },
+      required: ['name', 'route'],
+      additionalProperties: false,
+    },
+    mutates: true,
+  },
+  {
+    name: 'delete_route',
+    title: 'Delete a route',
+    description: 'Removes a route live on every gateway instance; its tokens stop working. 404 when there is no such route, 400 for the last one. Answers {version, deleted}.',
+    method: 'DELETE',
+    path: '/api/v1/routes/{name}',
+    input: { type: 'object', properties: { name: routeName }, required: ['name'], additionalProperties: false },
+    mutates: true,
+  },
 ]
 
 export const byName = new Map(operations.map((o) => [o.name, o]))
@@ -161,10 +195,21 @@ export class InputError extends Error {
 
 /**
  * Validates (and coerces, for query strings) an input against an operation's schema; throws an
- * {@link InputError} for the first problem.
+ * {@link InputError} for the first problem. For operations whose inputs are scalars (query strings,
+ * flags); {@link validateInput} also takes object inputs.
  */
 export function validate(op: Operation, raw: Readonly<Record<string, unknown>>, o: { fromQuery?: boolean } = {}): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {}
+  for (const [key, v] of Object.entries(validateInput(op, raw, o))) {
+    if (typeof v === 'object') throw new InputError(key, 'is an object; send it as JSON')
+    out[key] = v
+  }
+  return out
+}
+
+/** {@link validate}, with object inputs (checked to be plain objects; the gateway checks their content). */
+export function validateInput(op: Operation, raw: Readonly<Record<string, unknown>>, o: { fromQuery?: boolean } = {}): Record<string, Value> {
+  const out: Record<string, Value> = {}
   for (const key of Object.keys(raw)) {
     if (!(key in op.input.properties)) throw new InputError(key, `unknown parameter (allowed: ${Object.keys(op.input.properties).join(', ') || 'none'})`)
   }
@@ -178,6 +223,10 @@ export function validate(op: Operation, raw: Readonly<Record<string, unknown>>, 
     } else if (p.type === 'boolean') {
       if (o.fromQuery && (v === 'true' || v === 'false')) v = v === 'true'
       if (typeof v !== 'boolean') throw new InputError(key, 'must be true or false')
+    } else if (p.type === 'object') {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new InputError(key, 'must be a JSON object')
+      out[key] = v as Readonly<Record<string, unknown>>
+      continue
     } else {
       if (typeof v !== 'string') throw new InputError(key, 'must be a string')
       if (p.maxLength !== undefined && v.length > p.maxLength) throw new InputError(key, `must be at most ${p.maxLength} characters`)

@@ -12,8 +12,15 @@ export const exitCodes = { ok: 0, error: 1, usage: 2, unreachable: 3, unauthoriz
 
 const positionals: Record<string, readonly string[]> = { route: ['name'], revoke: ['payment_hash'] }
 const flagName = (prop: string) => prop.replace(/_/g, '-')
+/** Operations whose command is not their name: route changes take a JSON route (adminRoutes.ts). */
+const special: Readonly<Record<string, string>> = {
+  set_route: 'turnpike admin routes set <name> <route JSON | @file.json>',
+  delete_route: 'turnpike admin routes delete <name>',
+}
+const commands = operations.filter((op) => special[op.name] === undefined)
 
 function usageOf(op: Operation): string {
+  if (special[op.name]) return special[op.name]!
   const pos = (positionals[op.name] ?? []).map((p) => ` <${flagName(p)}>`).join('')
   const flags = Object.entries(op.input.properties)
     .filter(([k]) => !(positionals[op.name] ?? []).includes(k))
@@ -27,7 +34,7 @@ export const adminHelp = `turnpike admin — the admin API of a running gateway
 Usage: turnpike admin <command> [options]
 
 Commands:
-${operations.map((op) => `  ${(op.name + (positionals[op.name] ?? []).map((p) => ` <${flagName(p)}>`).join('')).padEnd(26)} ${op.title}`).join('\n')}
+${commands.map((op) => `  ${(op.name + (positionals[op.name] ?? []).map((p) => ` <${flagName(p)}>`).join('')).padEnd(26)} ${op.title}`).join('\n')}
   ${'routes set <name> <json>'.padEnd(26)} Create or replace a route live on every instance (JSON or @file)
   ${'routes delete <name>'.padEnd(26)} Remove a route live on every instance
   ${'metrics'.padEnd(26)} Prometheus text of /metrics
@@ -107,7 +114,8 @@ export async function admin(argv: string[], io: { stdout: Out; stderr: Out; env:
     const client = resolveClient({ url: values.url, tokenFile: values['token-file'], dataDir: values['data-dir'] }, io.env)
     return (await import('./adminRoutes.ts')).routesWrite(client, rest, io, exitCodes)
   }
-  const op = operations.find((o) => o.name === command)
+  if (special[command]) throw new UsageError(`${command} is run as: ${special[command]}`)
+  const op = commands.find((o) => o.name === command)
   if (!op && command !== 'metrics') throw new UsageError(`unknown admin command "${command}"\nRun \`turnpike admin --help\` for the commands.`)
 
   const input: Record<string, unknown> = {}

@@ -8,7 +8,7 @@ Usage:
   turnpike mcp [--url http://127.0.0.1:9402] [--token-file <file>]
 
 Tools: get_health, get_gateway_info, list_routes, get_route, list_transactions, get_revenue,
-get_request_stats, revoke_token. Configure it in an MCP client as the command
+get_request_stats, revoke_token, set_route, delete_route. Configure it in an MCP client as the command
 "npx turnpike mcp" with $TURNPIKE_ADMIN_TOKEN (or --token-file) in its environment.
 
 Options:

@@ -1,12 +1,12 @@
 /**
  * The admin operations as MCP tools, for AI agents that operate a gateway: typed inputs (the JSON
- * Schemas of `admin/operations.ts`), read-only hints, JSON results. Calls go to the admin API, so
+ * Schemas of `admin/operations.ts`), read-only and destructive hints, JSON results. Calls go to the admin API, so
  * the agent holds no more power than the admin token grants and the gateway stays the only
  * process that touches its store. The SDK is loaded lazily (`@modelcontextprotocol/sdk`).
  * @module
  */
 import { AdminCallError, call, type ClientOptions } from '../admin/client.ts'
-import { InputError, operations, validate, type Operation } from '../admin/operations.ts'
+import { InputError, operations, validateInput, type Operation } from '../admin/operations.ts'
 
 /** MCP tool name of each admin operation. */
 export const toolNames: Readonly<Record<string, string>> = {
@@ -18,6 +18,8 @@ export const toolNames: Readonly<Record<string, string>> = {
   revenue: 'get_revenue',
   stats: 'get_request_stats',
   revoke: 'revoke_token',
+  set_route: 'set_route',
+  delete_route: 'delete_route',
 }
 
 /** The tool list (`tools/list`). */
@@ -45,7 +47,7 @@ export async function callTool(client: ClientOptions, name: string, args: Record
   if (!op) return fail(`Unknown tool ${name}`)
   let input: Record<string, unknown>
   try {
-    input = validate(op, args)
+    input = validateInput(op, args)
   } catch (e) {
     if (e instanceof InputError) return fail(`Invalid input: ${e.param} ${e.message}`)
     throw e
@@ -54,7 +56,12 @@ export async function callTool(client: ClientOptions, name: string, args: Record
     const result = (await call(client, op.name, input)) as Record<string, unknown>
     return { content: [{ type: 'text', text: JSON.stringify(result, null, 2) }], structuredContent: result }
   } catch (e) {
-    if (e instanceof AdminCallError) return fail(`The admin API refused: ${e.message}`, e.failure.problem)
+    if (e instanceof AdminCallError) {
+      // A refused route lists each issue with its path: name them first, then the whole problem.
+      const issues = e.failure.problem?.issues
+      const listed = Array.isArray(issues) ? issues.map((i: { path?: string; message?: string }) => `\n- ${i.path || '(route)'}: ${i.message}`).join('') : ''
+      return fail(`The admin API refused: ${e.message}${listed}`, e.failure.problem)
+    }
     return fail(`The call failed: ${(e as Error).message}`)
   }
 }
@@ -69,8 +76,9 @@ export async function createServer(client: ClientOptions, version: string) {
       capabilities: { tools: {} },
       instructions:
         'Operate a turnpike Lightning (L402) payment gateway through its admin API: inspect routes and prices, ' +
-        'list issued invoices and their payment status, read revenue and request statistics, and revoke a ' +
-        'per-request token. Amounts are millisatoshis (1 sat = 1000 msat).',
+        'list issued invoices and their payment status, read revenue and request statistics, revoke a ' +
+        'token, and create, replace or delete routes live (set_route, delete_route). Amounts are ' +
+        'millisatoshis (1 sat = 1000 msat).',
     },
   )
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: tools() }))
