@@ -78,7 +78,7 @@ const mode: 'quick' | 'full' = opt.quick && !opt.full ? 'quick' : 'full'
 const base =
   mode === 'quick'
     ? { rounds: 2, durationS: 2, pacedS: 2, warmupS: 1, perRequestPerRound: 2_000, warmCreds: 400, quietWaitS: 0, bracket: false }
-    : { rounds: 5, durationS: 5, pacedS: 5, warmupS: 2, perRequestPerRound: 5_000, warmCreds: 1_000, quietWaitS: 2, bracket: true }
+    : { rounds: 5, durationS: 5, pacedS: 5, warmupS: 2, perRequestPerRound: 15_000, warmCreds: 3_000, quietWaitS: 2, bracket: true }
 const profile = opt.creds ? { ...base, perRequestPerRound: Number(opt.creds), warmCreds: Math.min(base.warmCreds, Number(opt.creds)) } : base
 const rounds = Number(opt.rounds ?? profile.rounds)
 const durationS = Number(opt.duration ?? profile.durationS)
