@@ -194,6 +194,16 @@ describe('Gateway.decide', () => {
     challenge(await gw.decide(view('GET', '/pass/a', { authorization: [line, line] })))
   })
 
+  it('behavior: an over-long line (a token padded with client caveats) is verified every time', async () => {
+    const { key, gw, macaroon, preimage } = await paidLine([{ name: 'pass', path: '/pass/*', price: '5sat', access: 'pass:1h' }], '/pass/a')
+    const padded = Macaroon.serialize(Macaroon.attenuate(Macaroon.deserialize(macaroon), `note=${'x'.repeat(2_000)}`))
+    const line = `L402 ${padded}:${preimage}`
+    assert.ok(line.length > 2_048)
+    assert.equal((await gw.decide(view('GET', '/pass/a', { authorization: line }))).kind, 'allow')
+    key.fill(1)
+    challenge(await gw.decide(view('GET', '/pass/a', { authorization: line })))
+  })
+
   it('behavior: per-request credentials are not remembered (the claim decides every reuse)', async () => {
     const { key, gw, line } = await paidLine([{ name: 'api', path: '/api/*', price: '5sat' }], '/api/a')
     assert.equal((await gw.decide(view('GET', '/api/a', { authorization: line }))).kind, 'allow')

@@ -102,6 +102,8 @@ function credentials(view: RequestView): L402.Credential[] {
  */
 type Authenticated = { readonly paymentHash: string; readonly tokenId: string; readonly caveats: readonly string[] }
 const authCacheSize = 4096
+/** Longer lines (a token padded with client caveats) are verified every time, so the map stays under ~10 MB. */
+const authCacheLineMax = 2048
 
 /** Two shadow gateways for dry-run routes (with and without invoices), writing nothing to the store. */
 function shadowGateways(o: CreateOptions) {
@@ -354,7 +356,7 @@ export function create(o: CreateOptions): Gateway {
       if (r.ok) {
         if (r.ignored.length > 0) log.debug('ignored unknown caveats', { route: route.name, caveats: r.ignored })
         if (route.autoDetect === 'strict' && settlement) return whenSettled(route, view, path, r, Buffer.from(c.tokens[0]!).toString('base64'))
-        if (line !== undefined && route.access.kind !== 'per-request') remember(line, r)
+        if (line !== undefined && route.access.kind !== 'per-request' && line.length <= authCacheLineMax) remember(line, r)
         return grant(route, view, path, r)
       }
       reason = r.reason
