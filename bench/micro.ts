@@ -30,6 +30,7 @@ import { memory } from '../src/store/memory.ts'
 import { loadWasm, noble, signer } from '../src/internal/secp256k1.ts'
 import { dev } from '../src/lightning/dev.ts'
 import { fromRecord } from '../src/RequestView.ts'
+import type { MicroResult } from './lib/report.ts'
 
 type MacaroonJs = {
   addFirstPartyCaveat(c: string | Uint8Array): void
@@ -41,20 +42,6 @@ const mjs = macaroonJs as unknown as {
   importMacaroon(b: Uint8Array): MacaroonJs
 }
 
-export type MicroResult = {
-  readonly name: string
-  readonly group: string
-  readonly impl: string
-  /** Median over batches, wall-clock microseconds per operation. */
-  readonly us: number
-  /** Median over batches, process CPU microseconds per operation (robust to being descheduled). */
-  readonly cpuUs: number
-  /** Fastest batch, microseconds per operation. */
-  readonly minUs: number
-  readonly opsPerS: number
-  readonly iterations: number
-  readonly note?: string
-}
 
 const quick = process.argv.includes('--quick')
 const batches = quick ? 5 : 11

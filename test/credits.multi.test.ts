@@ -2,10 +2,9 @@
  * Credit bundles and revocation across 3 separate `turnpike serve` processes sharing Redis, then
  * PostgreSQL: concurrent draw-down never overdraws, and `turnpike token revoke` reaches every instance.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
@@ -14,9 +13,8 @@ import { Redis } from 'ioredis'
 import * as Identifier from '../src/Identifier.ts'
 import * as Macaroon from '../src/Macaroon.ts'
 import { toHex } from '../src/internal/hex.ts'
-import { loadOrCreateNodeKey } from '../src/lightning/dev.ts'
 import { echo, listen, tempDir } from './harness.ts'
-import { request, serve, until, type Served } from './processes.ts'
+import { buyAcross, request, serveInstances, until, type Served } from './processes.ts'
 
 const instances = 3
 const run = randomUUID().slice(0, 8)
@@ -54,13 +52,10 @@ for (const engine of engines) {
     let upstream: Awaited<ReturnType<typeof listen>>
     let gws: Served[] = []
     const dirs = Array.from({ length: instances }, () => tempDir())
-    const config = join(dirs[0]!.path, 'turnpike.json')
 
     before(async () => {
       upstream = await listen((req, res) => (req.url?.includes('fail') ? res.writeHead(503).end() : echo(req, res)))
-      loadOrCreateNodeKey(dirs[0]!.path)
-      for (const d of dirs.slice(1)) copyFileSync(join(dirs[0]!.path, 'dev-node.key'), join(d.path, 'dev-node.key'))
-      writeFileSync(config, JSON.stringify({
+      gws = await serveInstances(dirs, {
         backend: 'dev',
         upstream: upstream.url,
         store: engine.url,
@@ -69,9 +64,7 @@ for (const engine of engines) {
           { name: 'pass', path: '/pass/*', price: '1sat', access: 'pass:1h' },
           { name: 'dyn', path: '/dyn/*', price: '1sat', access: 'pass:1h', priceOverride: true },
         ],
-      }))
-      const env = { TURNPIKE_SECRET: randomBytes(32).toString('hex') }
-      gws = await Promise.all(dirs.map((d) => serve(['--config', config, '--data-dir', d.path, '--listen', '127.0.0.1:0'], env)))
+      })
     })
 
     after(async () => {
@@ -81,14 +74,7 @@ for (const engine of engines) {
       await engine.cleanup()
     })
 
-    async function credential(path: string, i: number): Promise<string> {
-      const c = await request(`${gws[i % instances]!.url}${path}`)
-      assert.equal(c.status, 402, c.body)
-      const { invoice, macaroon } = JSON.parse(c.body) as { invoice: string; macaroon: string }
-      const paid = await request(`${gws[(i + 1) % instances]!.url}/.turnpike/dev/pay`, { method: 'POST', body: JSON.stringify({ invoice }) })
-      assert.equal(paid.status, 200, paid.body)
-      return `L402 ${macaroon}:${(JSON.parse(paid.body) as { preimage: string }).preimage}`
-    }
+    const credential = (path: string, i: number): Promise<string> => buyAcross(gws, path, i)
 
     it('behavior: a bundle of 10 fired 45 times at all instances at once → exactly 10 allowed, no overdraw', async () => {
       const cred = await credential('/bundle/a', 0)

@@ -3,17 +3,15 @@
  * a per-request credential is redeemed exactly once across all of them, a pass works on every one,
  * a rate limit holds globally, and a polling client gets the same challenge from any of them.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import assert from 'node:assert/strict'
-import { copyFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
 import { Redis } from 'ioredis'
-import { loadOrCreateNodeKey } from '../src/lightning/dev.ts'
 import { postgres } from '../src/store/postgres.ts'
 import { echo, listen, tempDir } from './harness.ts'
-import { request, serve, type Served } from './processes.ts'
+import { buyAcross, request, serveInstances, type Served } from './processes.ts'
 
 const instances = 3
 const run = randomUUID().slice(0, 8)
@@ -85,15 +83,10 @@ for (const engine of engines) {
     let upstream: Awaited<ReturnType<typeof listen>>
     let gws: Served[] = []
     const dirs = Array.from({ length: instances }, () => tempDir())
-    const config = join(dirs[0]!.path, 'turnpike.json')
 
     before(async () => {
       upstream = await listen(echo)
-      // Separate data dirs (as on separate hosts) holding the same dev node key; the master secret
-      // comes from the environment. Every instance can then pay and verify what another issued.
-      loadOrCreateNodeKey(dirs[0]!.path)
-      for (const d of dirs.slice(1)) copyFileSync(join(dirs[0]!.path, 'dev-node.key'), join(d.path, 'dev-node.key'))
-      writeFileSync(config, JSON.stringify({
+      gws = await serveInstances(dirs, {
         backend: 'dev',
         upstream: upstream.url,
         store: engine.url,
@@ -103,9 +96,7 @@ for (const engine of engines) {
           { name: 'pass', path: '/pass/*', price: '1sat', access: 'pass:1h' },
           { name: 'limited', path: '/limited/*', price: 0, rateLimit: { requests: 20, per: '1h' } },
         ],
-      }))
-      const env = { TURNPIKE_SECRET: randomBytes(32).toString('hex') }
-      gws = await Promise.all(dirs.map((d) => serve(['--config', config, '--data-dir', d.path, '--listen', '127.0.0.1:0'], env)))
+      })
     })
 
     after(async () => {
@@ -115,15 +106,7 @@ for (const engine of engines) {
       await engine.cleanup()
     })
 
-    /** A fresh per-request credential: challenged by one instance, paid through another's dev node. */
-    async function credential(path: string, i: number): Promise<string> {
-      const c = await request(`${gws[i % instances]!.url}${path}`)
-      assert.equal(c.status, 402, c.body)
-      const { invoice, macaroon } = JSON.parse(c.body) as { invoice: string; macaroon: string }
-      const paid = await request(`${gws[(i + 1) % instances]!.url}/.turnpike/dev/pay`, { method: 'POST', body: JSON.stringify({ invoice }) })
-      assert.equal(paid.status, 200, paid.body)
-      return `L402 ${macaroon}:${(JSON.parse(paid.body) as { preimage: string }).preimage}`
-    }
+    const credential = (path: string, i: number): Promise<string> => buyAcross(gws, path, i)
 
     it('behavior: one per-request credential fired at every instance at once → exactly one 200', async () => {
       const latencies: number[] = []

@@ -1,8 +1,13 @@
 /** Helpers for tests that run real `turnpike serve` processes and cut network paths. */
+import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { copyFileSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import net, { type AddressInfo, type Socket } from 'node:net'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { loadOrCreateNodeKey } from '../src/lightning/dev.ts'
 
 const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
 
@@ -120,4 +125,28 @@ export async function until(fn: () => Promise<boolean>, timeoutMs = 15_000, ever
     if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, everyMs))
   }
+}
+
+/**
+ * One `turnpike serve` per data dir, as on separate hosts: the same config file (written to the
+ * first dir), the same dev node key copied into every dir, one master secret from the environment.
+ * Every instance can then pay and verify what another issued.
+ */
+export async function serveInstances(dirs: readonly { path: string }[], config: Record<string, unknown>): Promise<Served[]> {
+  const file = join(dirs[0]!.path, 'turnpike.json')
+  loadOrCreateNodeKey(dirs[0]!.path)
+  for (const d of dirs.slice(1)) copyFileSync(join(dirs[0]!.path, 'dev-node.key'), join(d.path, 'dev-node.key'))
+  writeFileSync(file, JSON.stringify(config))
+  const env = { TURNPIKE_SECRET: randomBytes(32).toString('hex') }
+  return Promise.all(dirs.map((d) => serve(['--config', file, '--data-dir', d.path, '--listen', '127.0.0.1:0'], env)))
+}
+
+/** A fresh paid credential for `path`: challenged by instance `i`, paid through the next one's dev node. */
+export async function buyAcross(gws: readonly Served[], path: string, i: number): Promise<string> {
+  const c = await request(`${gws[i % gws.length]!.url}${path}`)
+  assert.equal(c.status, 402, c.body)
+  const { invoice, macaroon } = JSON.parse(c.body) as { invoice: string; macaroon: string }
+  const paid = await request(`${gws[(i + 1) % gws.length]!.url}/.turnpike/dev/pay`, { method: 'POST', body: JSON.stringify({ invoice }) })
+  assert.equal(paid.status, 200, paid.body)
+  return `L402 ${macaroon}:${(JSON.parse(paid.body) as { preimage: string }).preimage}`
 }

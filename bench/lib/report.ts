@@ -1,12 +1,16 @@
 /** Turns a benchmark run into a markdown report and an SVG chart (hand-made, no dependencies). */
 import type { LoadResult } from './load.ts'
 
+/** One micro-benchmark row (bench/micro.ts). */
 export type MicroResult = {
   readonly name: string
   readonly group: string
   readonly impl: string
+  /** Median over batches, wall-clock microseconds per operation. */
   readonly us: number
+  /** Median over batches, process CPU microseconds per operation (robust to being descheduled). */
   readonly cpuUs: number
+  /** Fastest batch, microseconds per operation. */
   readonly minUs: number
   readonly opsPerS: number
   readonly iterations: number
@@ -29,13 +33,18 @@ export type RoundRecord = {
   readonly machineBusyPct?: number | undefined
 }
 
-export type ScenarioSummary = {
+/** What a scenario is, before it runs. */
+export type ScenarioMeta = {
   readonly id: string
   readonly n: number
   readonly title: string
   readonly kind: 'throughput' | 'paced'
   readonly group: 'baseline' | 'nginx' | 'turnpike'
   readonly skipped?: string | undefined
+  readonly note?: string | undefined
+}
+
+export type ScenarioSummary = ScenarioMeta & {
   readonly rounds?: number | undefined
   /** Medians over rounds. */
   readonly rps?: number | undefined
@@ -63,7 +72,6 @@ export type ScenarioSummary = {
   readonly capacityVsBare?: number | undefined
   /** Median over rounds of p99 − bare-proxy p99 of the same round (ms). */
   readonly addedP99Ms?: number | undefined
-  readonly note?: string | undefined
 }
 
 export type Target = {

@@ -1,15 +1,5 @@
 /** Per-scenario medians and ratios over the interleaved rounds, and the targets of the issue. */
-import type { MicroResult, RoundRecord, ScenarioSummary, Target } from './report.ts'
-
-export type ScenarioMeta = {
-  readonly id: string
-  readonly n: number
-  readonly title: string
-  readonly kind: 'throughput' | 'paced'
-  readonly group: 'baseline' | 'nginx' | 'turnpike'
-  readonly skipped?: string | undefined
-  readonly note?: string | undefined
-}
+import type { MicroResult, RoundRecord, ScenarioMeta, ScenarioSummary, Target } from './report.ts'
 
 export const median = (xs: readonly number[]): number | undefined => {
   if (xs.length === 0) return undefined

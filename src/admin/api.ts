@@ -70,6 +70,18 @@ async function within<T>(ms: number, p: Promise<T>): Promise<T> {
   }
 }
 
+/** Per-route counters of the summary: metric family → [summary key, label that splits it]. */
+const routeCounters = new Map<string, readonly [key: string, subLabel?: string]>([
+  ['turnpike_requests_total', ['requests', 'outcome']],
+  ['turnpike_challenges_issued_total', ['challenges']],
+  ['turnpike_payments_verified_total', ['verified']],
+  ['turnpike_payment_failures_total', ['failures', 'reason']],
+  ['turnpike_dry_run_total', ['dry_run', 'outcome']],
+  ['turnpike_rate_limited_total', ['rate_limited']],
+  ['turnpike_upstream_errors_total', ['upstream_errors']],
+  ['turnpike_payment_pages_total', ['payment_pages']],
+])
+
 /** Per-route summary of the metric counters. */
 export function summarize(s: Snapshot) {
   const routes: Record<string, Record<string, unknown>> = {}
@@ -87,39 +99,16 @@ export function summarize(s: Snapshot) {
     const idx = (l: string) => f.labelNames.indexOf(l)
     for (const x of f.series) {
       const route = x.labels[idx('route')] ?? ''
-      switch (f.name) {
-        case 'turnpike_requests_total':
-          bump(at(route), 'requests', x.labels[idx('outcome')]!, x.value)
-          break
-        case 'turnpike_challenges_issued_total':
-          bump(at(route), 'challenges', undefined, x.value)
-          break
-        case 'turnpike_payments_verified_total':
-          bump(at(route), 'verified', undefined, x.value)
-          break
-        case 'turnpike_payment_failures_total':
-          bump(at(route), 'failures', x.labels[idx('reason')]!, x.value)
-          break
-        case 'turnpike_dry_run_total':
-          bump(at(route), 'dry_run', x.labels[idx('outcome')]!, x.value)
-          break
-        case 'turnpike_rate_limited_total':
-          bump(at(route), 'rate_limited', undefined, x.value)
-          break
-        case 'turnpike_upstream_errors_total':
-          bump(at(route), 'upstream_errors', undefined, x.value)
-          break
-        case 'turnpike_payment_pages_total':
-          bump(at(route), 'payment_pages', undefined, x.value)
-          break
-        case 'turnpike_invoice_creation_seconds': {
-          const b = (invoices[x.labels[idx('backend')]!] ??= { count: 0, errors: 0, mean_ms: 0 })
-          const total = b.mean_ms * b.count + (x.sum ?? 0) * 1000
-          b.count += x.value
-          if (x.labels[idx('outcome')] === 'error') b.errors += x.value
-          b.mean_ms = b.count === 0 ? 0 : Math.round((total / b.count) * 100) / 100
-          break
-        }
+      const counted = routeCounters.get(f.name)
+      if (counted !== undefined) {
+        const [key, subLabel] = counted
+        bump(at(route), key, subLabel === undefined ? undefined : x.labels[idx(subLabel)]!, x.value)
+      } else if (f.name === 'turnpike_invoice_creation_seconds') {
+        const b = (invoices[x.labels[idx('backend')]!] ??= { count: 0, errors: 0, mean_ms: 0 })
+        const total = b.mean_ms * b.count + (x.sum ?? 0) * 1000
+        b.count += x.value
+        if (x.labels[idx('outcome')] === 'error') b.errors += x.value
+        b.mean_ms = b.count === 0 ? 0 : Math.round((total / b.count) * 100) / 100
       }
     }
   }

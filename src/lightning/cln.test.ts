@@ -2,27 +2,19 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { TurnpikeError } from '../Errors.ts'
-import type { Code } from '../Errors.ts'
 import { waitForSettlement } from '../Lightning.ts'
 import { hasOpenssl, selfSignedCert } from '../../test/simulators/common.ts'
 import { startClnSimulator, type ClnSimulator } from '../../test/simulators/cln.ts'
 import { challengeOf, echo, listen, startGateway, tempDir } from '../../test/harness.ts'
 import { cln } from './cln.ts'
 import { describeBackend } from './conformance.ts'
+import { code } from '../../test/assert.ts'
 
 const scratch = tempDir('turnpike-cln-')
 after(() => scratch.remove())
 let sockets = 0
 const socketPath = (): string => join(scratch.path, `rpc-${++sockets}`)
 
-function code(c: Code): (e: unknown) => boolean {
-  return (e) => {
-    assert.ok(e instanceof TurnpikeError, `expected ${c}, got ${String(e)}`)
-    assert.equal(e.code, c, String((e as Error).message))
-    return true
-  }
-}
 
 describeBackend('cln (clnrest, restricted rune, subscribe via wait)', async () => {
   const sim = await startClnSimulator()

@@ -8,24 +8,17 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import * as Bolt11 from '../Bolt11.ts'
 import { TurnpikeError } from '../Errors.ts'
-import type { Code } from '../Errors.ts'
 import { waitForSettlement } from '../Lightning.ts'
 import type { Backend } from '../Lightning.ts'
 import { describeBackend } from './conformance.ts'
 import { dev, loadOrCreateNodeKey } from './dev.ts'
+import { code } from '../../test/assert.ts'
 
 const scratch = mkdtempSync(join(tmpdir(), 'turnpike-dev-'))
 after(() => rmSync(scratch, { recursive: true, force: true }))
 let dirs = 0
 const freshDir = (): string => join(scratch, `node-${++dirs}`, 'nested')
 
-function code(c: Code): (e: unknown) => boolean {
-  return (e) => {
-    assert.ok(e instanceof TurnpikeError, `expected ${c}, got ${String(e)}`)
-    assert.equal(e.code, c)
-    return true
-  }
-}
 
 describeBackend('dev', async () => {
   const backend = dev()

@@ -2,21 +2,13 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { TurnpikeError } from '../Errors.ts'
-import type { Code } from '../Errors.ts'
 import { startEclairSimulator, type EclairSimulator } from '../../test/simulators/eclair.ts'
 import { paidRoundTrip } from '../../test/simulators/e2e.ts'
 import { tempDir } from '../../test/harness.ts'
 import { describeBackend } from './conformance.ts'
 import { eclair } from './eclair.ts'
+import { code } from '../../test/assert.ts'
 
-function code(c: Code): (e: unknown) => boolean {
-  return (e) => {
-    assert.ok(e instanceof TurnpikeError, `expected ${c}, got ${String(e)}`)
-    assert.equal(e.code, c, String((e as Error).message))
-    return true
-  }
-}
 
 describeBackend('eclair', async () => {
   const sim = await startEclairSimulator()

@@ -2,21 +2,13 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { TurnpikeError } from '../Errors.ts'
-import type { Code } from '../Errors.ts'
 import { startLnbitsSimulator, type LnbitsSimulator } from '../../test/simulators/lnbits.ts'
 import { paidRoundTrip } from '../../test/simulators/e2e.ts'
 import { tempDir } from '../../test/harness.ts'
 import { describeBackend } from './conformance.ts'
 import { lnbits } from './lnbits.ts'
+import { code } from '../../test/assert.ts'
 
-function code(c: Code): (e: unknown) => boolean {
-  return (e) => {
-    assert.ok(e instanceof TurnpikeError, `expected ${c}, got ${String(e)}`)
-    assert.equal(e.code, c, String((e as Error).message))
-    return true
-  }
-}
 
 describeBackend(
   'lnbits (invoice key)',

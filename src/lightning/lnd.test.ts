@@ -4,7 +4,6 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { TurnpikeError } from '../Errors.ts'
-import type { Code } from '../Errors.ts'
 import { hasOpenssl, selfSignedCert, type TlsMaterial } from '../../test/simulators/common.ts'
 import { startLndSimulator, type LndSimulator, type SentDocument } from '../../test/simulators/lnd.ts'
 import { hasSwagger, loadSwagger, responseSchema, validate, type Swagger } from '../../test/simulators/swagger.ts'
@@ -12,19 +11,13 @@ import { challengeOf, echo, listen, startGateway, tempDir } from '../../test/har
 import { describeBackend } from './conformance.ts'
 import { pinnedFetch } from './internal/tls.ts'
 import { lnd } from './lnd.ts'
+import { code } from '../../test/assert.ts'
 
 const tls = hasOpenssl()
 const certA: TlsMaterial | undefined = tls ? selfSignedCert('lnd-a') : undefined
 const certB: TlsMaterial | undefined = tls ? selfSignedCert('lnd-b') : undefined
 const needsTls = { skip: tls ? false : 'openssl not available' }
 
-function code(c: Code): (e: unknown) => boolean {
-  return (e) => {
-    assert.ok(e instanceof TurnpikeError, `expected ${c}, got ${String(e)}`)
-    assert.equal(e.code, c, String((e as Error).message))
-    return true
-  }
-}
 
 /** Every JSON document the simulators sent, validated against the swagger at the end. */
 const recorded: SentDocument[] = []

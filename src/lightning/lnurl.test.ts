@@ -5,22 +5,15 @@ import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/
 import { bech32 } from '@scure/base'
 import * as Bolt11 from '../Bolt11.ts'
 import * as Config from '../Config.ts'
-import { ConfigError, TurnpikeError } from '../Errors.ts'
-import type { Code } from '../Errors.ts'
+import { ConfigError } from '../Errors.ts'
 import { waitForSettlement } from '../Lightning.ts'
 import { describeBackend } from './conformance.ts'
 import { lnurl, resolveAddress } from './lnurl.ts'
 import { startLnurlService } from '../../test/simulators/lnurl.ts'
 import type { LnurlService, LnurlServiceOptions } from '../../test/simulators/lnurl.ts'
 import { challengeOf, echo, listen, startGateway } from '../../test/harness.ts'
+import { code } from '../../test/assert.ts'
 
-function code(c: Code): (e: unknown) => boolean {
-  return (e) => {
-    assert.ok(e instanceof TurnpikeError, `expected ${c}, got ${String(e)}`)
-    assert.equal(e.code, c, `expected ${c}, got ${e.code}: ${e.message}`)
-    return true
-  }
-}
 
 const encodeLnurl = (url: string): string => bech32.encode('lnurl', bech32.toWords(utf8ToBytes(url)), false)
 

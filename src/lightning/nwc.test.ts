@@ -23,14 +23,8 @@ import type { TestRelay } from '../../test/relay.ts'
 import { startNwcWallet } from '../../test/simulators/nwc-wallet.ts'
 import type { NwcWallet, NwcWalletOptions } from '../../test/simulators/nwc-wallet.ts'
 import { challengeOf, echo, listen, startGateway, tempDir } from '../../test/harness.ts'
+import { code } from '../../test/assert.ts'
 
-function code(c: Code): (e: unknown) => boolean {
-  return (e) => {
-    assert.ok(e instanceof TurnpikeError, `expected ${c}, got ${String(e)}`)
-    assert.equal(e.code, c, `expected ${c}, got ${e.code}: ${e.message}`)
-    return true
-  }
-}
 
 /** Relay + wallet + backend, torn down together. */
 async function setupNwc(

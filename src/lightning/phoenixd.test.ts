@@ -4,21 +4,14 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import * as Bolt11 from '../Bolt11.ts'
 import * as Config from '../Config.ts'
-import { ConfigError, TurnpikeError } from '../Errors.ts'
-import type { Code } from '../Errors.ts'
+import { ConfigError } from '../Errors.ts'
 import { startPhoenixdSimulator, type PhoenixdSimulator } from '../../test/simulators/phoenixd.ts'
 import { paidRoundTrip } from '../../test/simulators/e2e.ts'
 import { tempDir } from '../../test/harness.ts'
 import { describeBackend } from './conformance.ts'
 import { phoenixd } from './phoenixd.ts'
+import { code } from '../../test/assert.ts'
 
-function code(c: Code): (e: unknown) => boolean {
-  return (e) => {
-    assert.ok(e instanceof TurnpikeError, `expected ${c}, got ${String(e)}`)
-    assert.equal(e.code, c, String((e as Error).message))
-    return true
-  }
-}
 
 describeBackend(
   'phoenixd (limited-access password)',
